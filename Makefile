@@ -1,0 +1,38 @@
+# The project's front door: `make demo`, `make test`, `make bench`, `make lint`.
+# Each target bootstraps .venv from setup.py on a machine with only Python 3.10+ and Java 17.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.sparkdl-installed
+export PYSPARK_PYTHON := $(abspath $(PY))
+export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: venv demo test test-fast bench lint clean
+
+venv: $(STAMP)
+
+$(STAMP): setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow and not cluster and not kafka"
+
+bench: $(STAMP)
+	$(PY) bench/inference.py
+
+lint: $(STAMP)
+	$(PY) -m pip install --quiet ruff
+	$(PY) -m ruff check sparkdl jobs bench tests scripts
+
+clean:
+	rm -rf $(VENV) demo-output bench-output .pytest_cache

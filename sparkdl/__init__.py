@@ -1,0 +1,48 @@
+"""sparkdl: TensorFlow models on Apache Spark, where the data already lives.
+
+Public API (importing sparkdl does not import TensorFlow; executors import it when they load a
+model):
+
+    predict(df, model, *, inputs=None, outputs=None, batch_size=1024) -> DataFrame
+    TFTransformer(model=..., inputs=..., outputs=..., batchSize=...)    Spark ML stage
+    register_udf(spark, name, model, *, outputs=None, batch_size=1024)  Spark SQL function
+    model_loads(spark) -> int                                           loads on executors so far
+    errors: SparkDLError and its subclasses (see sparkdl.errors)
+"""
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    ConfigError,
+    ModelError,
+    ModelFormatError,
+    ModelNotFoundError,
+    SchemaError,
+    SparkDLError,
+    StorageError,
+    TensorError,
+)
+
+__all__ = [
+    "__version__", "predict", "TFTransformer", "register_udf", "model_loads",
+    "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
+    "SchemaError", "TensorError", "StorageError",
+]
+
+_LAZY = {
+    "predict": ("sparkdl.inference.predict", "predict"),
+    "register_udf": ("sparkdl.inference.udf", "register_udf"),
+    "model_loads": ("sparkdl.inference.metrics", "model_loads"),
+    "TFTransformer": ("sparkdl.ml", "TFTransformer"),
+}
+
+
+def __getattr__(name):
+    """Import Spark-facing parts on first use, so `import sparkdl` stays light."""
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sparkdl' has no attribute {name!r}")

@@ -1,0 +1,171 @@
+"""Driver-side file access on any Hadoop file system: hdfs://, webhdfs://, s3a://, dbfs:/, file://.
+
+With a SparkSession, URIs that carry a scheme go through Spark's own Hadoop `FileSystem` in the
+JVM, so the cluster's core-site.xml, credentials and Kerberos setup apply (file:// URIs take this
+same path, which is how the tests exercise it: no NameNode can run on the CI machines). Paths
+without a scheme are local files and use Python directly. Without a session (a notebook helper, a
+CLI step), hdfs:// and webhdfs:// go through WebHDFS with the `hdfs` package (extra [hdfs]).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Optional
+from urllib.parse import urlparse
+
+from .errors import StorageError
+
+
+def scheme(uri: str) -> str:
+    """The URI scheme ('' for a plain local path)."""
+    parsed = urlparse(str(uri))
+    return parsed.scheme if len(parsed.scheme) > 1 else ""  # 'C:' is a drive, not a scheme
+
+
+def _spark_jvm(spark):
+    sc = spark.sparkContext
+    return sc._jvm, sc._jsc.hadoopConfiguration()
+
+
+class _HadoopFS:
+    """One Hadoop FileSystem call site through py4j (driver only)."""
+
+    def __init__(self, spark, uri: str):
+        self.jvm, self.conf = _spark_jvm(spark)
+        self.path = self.jvm.org.apache.hadoop.fs.Path(str(uri))
+        try:
+            self.fs = self.path.getFileSystem(self.conf)
+        except Exception as error:  # py4j wraps the Java exception
+            raise StorageError(f"cannot open a file system for {uri!r}: {_java_message(error)}") from None
+
+    def exists(self) -> bool:
+        return bool(self.fs.exists(self.path))
+
+    def stamp(self) -> tuple:
+        files = self.fs.listFiles(self.path, True)
+        entries = []
+        while files.hasNext():
+            status = files.next()
+            entries.append((status.getPath().toString(), status.getLen(), status.getModificationTime()))
+        return tuple(sorted(entries))
+
+    def copy_to_local(self, local_dir: str) -> str:
+        target = os.path.join(local_dir, self.path.getName())
+        self.fs.copyToLocalFile(False, self.path, self.jvm.org.apache.hadoop.fs.Path(target), True)
+        return target
+
+    def copy_from_local(self, local_path: str) -> None:
+        self.fs.copyFromLocalFile(False, True, self.jvm.org.apache.hadoop.fs.Path(local_path), self.path)
+
+    def delete(self) -> None:
+        self.fs.delete(self.path, True)
+
+    def write_text(self, text: str) -> None:
+        stream = self.fs.create(self.path, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+
+
+def _java_message(error) -> str:
+    java = getattr(error, "java_exception", None)
+    return str(java.toString()) if java is not None else str(error)
+
+
+def _webhdfs_client(uri: str):
+    try:
+        from hdfs import InsecureClient
+    except ImportError:
+        raise StorageError(f"reading {uri!r} without a SparkSession needs the [hdfs] extra: "
+                           f"pip install 'sparkdl[hdfs]'") from None
+    parsed = urlparse(uri)
+    url = os.environ.get("SPARKDL_WEBHDFS_URL") or f"http://{parsed.netloc}"
+    return InsecureClient(url, user=os.environ.get("HADOOP_USER_NAME")), parsed.path
+
+
+def _local(uri: str) -> Optional[str]:
+    """The absolute local path for a path without a scheme, else None."""
+    if scheme(uri) == "":
+        return os.path.abspath(os.path.expanduser(str(uri)))
+    return None
+
+
+def exists(uri: str, spark=None) -> bool:
+    """Whether `uri` exists (driver side)."""
+    local = _local(uri)
+    if local is not None:
+        return os.path.exists(local)
+    if spark is not None:
+        return _HadoopFS(spark, uri).exists()
+    if scheme(uri) == "file":
+        return os.path.exists(urlparse(uri).path)
+    client, path = _webhdfs_client(uri)
+    return client.status(path, strict=False) is not None
+
+
+def localize(uri: str, spark=None) -> tuple:
+    """Make `uri` readable as a local path; return (local path, stamp of sizes and mtimes).
+
+    Remote models are copied into a fresh temporary directory on the driver.
+    """
+    local = _local(uri) or (urlparse(uri).path if spark is None and scheme(uri) == "file" else None)
+    if local is not None:
+        if not os.path.exists(local):
+            raise StorageError(f"{uri!r} does not exist")
+        files = [local] if os.path.isfile(local) else sorted(str(p) for p in Path(local).rglob("*") if p.is_file())
+        return local, tuple((f, os.path.getsize(f), os.path.getmtime(f)) for f in files)
+    target_dir = tempfile.mkdtemp(prefix="sparkdl-model-")
+    if spark is not None:
+        hadoop = _HadoopFS(spark, uri)
+        if not hadoop.exists():
+            raise StorageError(f"{uri!r} does not exist")
+        return hadoop.copy_to_local(target_dir), hadoop.stamp()
+    client, path = _webhdfs_client(uri)
+    status = client.status(path, strict=False)
+    if status is None:
+        raise StorageError(f"{uri!r} does not exist")
+    target = os.path.join(target_dir, os.path.basename(path.rstrip("/")))
+    client.download(path, target)
+    return target, (uri, status.get("modificationTime"), status.get("length"))
+
+
+def delete(uri: str, spark=None) -> None:
+    """Remove a file or directory tree if it exists (driver side)."""
+    local = _local(uri)
+    if local is not None:
+        if os.path.isdir(local):
+            shutil.rmtree(local, ignore_errors=True)
+        elif os.path.exists(local):
+            os.remove(local)
+        return
+    if spark is None:
+        raise StorageError(f"deleting {uri!r} needs a SparkSession")
+    _HadoopFS(spark, uri).delete()
+
+
+def upload(local_path: str, uri: str, spark=None) -> None:
+    """Copy a local file or directory to `uri` (replacing it)."""
+    local = _local(uri)
+    if local is not None:
+        delete(local)
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+        (shutil.copytree if os.path.isdir(local_path) else shutil.copyfile)(local_path, local)
+        return
+    if spark is None:
+        raise StorageError(f"writing {uri!r} needs a SparkSession")
+    _HadoopFS(spark, uri).copy_from_local(local_path)
+
+
+def write_text(uri: str, text: str, spark=None) -> None:
+    """Write a small text file (a summary, a history) to `uri`."""
+    local = _local(uri)
+    if local is not None:
+        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
+        Path(local).write_text(text)
+        return
+    if spark is None:
+        raise StorageError(f"writing {uri!r} needs a SparkSession")
+    _HadoopFS(spark, uri).write_text(text)

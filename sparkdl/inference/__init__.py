@@ -1,0 +1,1 @@
+"""Batch scoring: `predict` (driver), the executor function, the per-worker model cache."""

@@ -1,0 +1,124 @@
+"""Driver side: match DataFrame columns to model inputs and name the prediction columns.
+
+Everything here runs before any Spark job, so a wrong column, dtype or rank fails at once with a
+SchemaError that names what was seen and what to change.
+"""
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+from pyspark.sql import types as T
+
+from ..errors import SchemaError, TensorError
+from ..signature import ModelSignature, TensorSpec
+from ..tensors import check_cast
+
+_NUMPY_OF_SPARK = {
+    T.BooleanType: "bool", T.ByteType: "int8", T.ShortType: "int16", T.IntegerType: "int32",
+    T.LongType: "int64", T.FloatType: "float32", T.DoubleType: "float64",
+}
+_SPARK_OF_NUMPY = {
+    "bool": T.BooleanType(), "int8": T.ByteType(), "int16": T.ShortType(), "int32": T.IntegerType(),
+    "int64": T.LongType(), "float16": T.FloatType(), "float32": T.FloatType(), "float64": T.DoubleType(),
+    "uint8": T.ShortType(), "uint16": T.IntegerType(), "uint32": T.LongType(),
+}
+DEFAULT_OUTPUT = "prediction"
+
+
+def unwrap_arrays(data_type: T.DataType) -> Tuple[int, T.DataType]:
+    """Return (nesting depth, element type) of a possibly nested ArrayType."""
+    depth = 0
+    while isinstance(data_type, T.ArrayType):
+        depth, data_type = depth + 1, data_type.elementType
+    return depth, data_type
+
+
+def _is_tensor_column(field: T.StructField) -> bool:
+    depth, element = unwrap_arrays(field.dataType)
+    return depth > 0 and type(element) in _NUMPY_OF_SPARK
+
+
+def spark_type(spec: TensorSpec) -> T.DataType:
+    """The Spark column type that holds one row of `spec` (nested arrays for n-d tensors)."""
+    if spec.dtype not in _SPARK_OF_NUMPY:
+        raise SchemaError(f"model output {spec.describe()} has a dtype Spark cannot hold; "
+                          f"supported: {sorted(_SPARK_OF_NUMPY)}")
+    data_type = _SPARK_OF_NUMPY[spec.dtype]
+    for _ in spec.inner_shape:
+        data_type = T.ArrayType(data_type, containsNull=False)
+    return data_type
+
+
+def _check_column(spec: TensorSpec, field: T.StructField) -> None:
+    depth, element = unwrap_arrays(field.dataType)
+    rank = len(spec.inner_shape)
+    if type(element) not in _NUMPY_OF_SPARK:
+        raise SchemaError(f"column '{field.name}' has type {field.dataType.simpleString()}, which cannot feed "
+                          f"model input {spec.describe()}; use numeric values or (nested) arrays of numbers")
+    if depth != rank:
+        want = "a numeric scalar column" if rank == 0 else f"a {rank}-level nested array column (e.g. " \
+               f"{'array<' * rank}float{'>' * rank})"
+        raise SchemaError(f"column '{field.name}' ({field.dataType.simpleString()}) has {depth} array level(s) but "
+                          f"model input {spec.describe()} needs {want}; reshape the column or choose another "
+                          f"with inputs={{'{spec.name}': 'column'}}")
+    try:
+        check_cast(np.dtype(_NUMPY_OF_SPARK[type(element)]), spec.numpy_dtype, f"column '{field.name}'")
+    except TensorError as error:
+        raise SchemaError(str(error)) from None
+
+
+def bind_inputs(schema: T.StructType, signature: ModelSignature, inputs: Optional[tuple]):
+    """Return ((spec, column), ...) in signature order, or raise SchemaError."""
+    fields = {f.name: f for f in schema.fields}
+    specs = {s.name: s for s in signature.inputs}
+    if inputs is not None:
+        unknown = sorted(set(dict(inputs)) - set(specs))
+        if unknown:
+            raise SchemaError(f"inputs names {unknown}, which the model does not have; its inputs are "
+                              f"{signature.input_names()}")
+        chosen = dict(inputs)
+    elif len(signature.inputs) == 1 and signature.inputs[0].name not in fields:
+        tensor_columns = [f.name for f in schema.fields if _is_tensor_column(f)]
+        if len(tensor_columns) != 1:
+            raise SchemaError(f"the model has one input {signature.inputs[0].describe()} and no column of that name; "
+                              f"found {len(tensor_columns)} array columns {tensor_columns}, so pass "
+                              f"inputs={{'{signature.inputs[0].name}': '<column>'}}")
+        chosen = {signature.inputs[0].name: tensor_columns[0]}
+    else:
+        chosen = {name: name for name in specs}
+    missing = [name for name in specs if name not in chosen]
+    if missing:
+        raise SchemaError(f"model inputs {missing} have no column; pass inputs={{'{missing[0]}': '<column>'}} "
+                          f"(model: {signature.describe()})")
+    bound = []
+    for spec in signature.inputs:
+        column = chosen[spec.name]
+        if column not in fields:
+            raise SchemaError(f"model input {spec.describe()} needs column '{column}', which the DataFrame does not "
+                              f"have; its columns are {schema.names}. Pass inputs={{'{spec.name}': '<column>'}}")
+        _check_column(spec, fields[column])
+        bound.append((spec, column))
+    return tuple(bound)
+
+
+def bind_outputs(schema: T.StructType, signature: ModelSignature, outputs: Optional[tuple]):
+    """Return ((output name, new column), ...) and the new StructFields, or raise SchemaError."""
+    specs = {s.name: s for s in signature.outputs}
+    if outputs is not None:
+        unknown = sorted(set(dict(outputs)) - set(specs))
+        if unknown:
+            raise SchemaError(f"outputs names {unknown}, which the model does not have; its outputs are "
+                              f"{signature.output_names()}")
+        named = tuple((name, column) for name, column in outputs)
+        named = tuple(sorted(named, key=lambda pair: signature.output_names().index(pair[0])))
+    elif len(signature.outputs) == 1:
+        named = ((signature.outputs[0].name, DEFAULT_OUTPUT),)
+    else:
+        named = tuple((name, name) for name in signature.output_names())
+    clashes = [column for _, column in named if column in schema.names]
+    if clashes:
+        raise SchemaError(f"prediction column(s) {clashes} already exist in the DataFrame; choose other names "
+                          f"with outputs={{'<model output>': '<new column>'}} or drop them first")
+    fields = [T.StructField(column, spark_type(specs[name]), nullable=False) for name, column in named]
+    return named, fields

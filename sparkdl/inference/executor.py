@@ -1,0 +1,82 @@
+"""Executor side: the function `predict` hands to `mapInArrow`, and the core it shares with the UDF.
+
+Per task: find the placement (GPU or CPU budget), fetch the worker's cached model, then for each
+Arrow record batch turn the bound columns into tensors (no per-row Python), score them in
+`batch_size` slices, and append the prediction columns to the batch.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass
+from typing import Iterator, Tuple
+
+import pyarrow as pa
+
+from ..signature import TensorSpec
+from ..tensors import column_to_tensor, tensor_to_column
+from .cache import ModelRef, get_model
+from .placement import current_placement
+
+_worker_ready = False
+
+
+@dataclass(frozen=True)
+class ScoringPlan:
+    """Which column feeds which model input, and which output becomes which column."""
+
+    model: ModelRef
+    inputs: Tuple[Tuple[TensorSpec, str], ...]   # (model input, source column)
+    outputs: Tuple[Tuple[str, str], ...]          # (model output name, new column)
+    batch_size: int
+
+
+def _prepare_worker(threads: int) -> None:
+    """Once per Python worker: logging to the executor's stderr and TensorFlow's thread budget."""
+    global _worker_ready
+    if _worker_ready:
+        return
+    log = logging.getLogger("sparkdl")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    from ..tf.runner import configure_threads, enable_memory_growth
+
+    configure_threads(threads)
+    enable_memory_growth()
+    _worker_ready = True
+
+
+def open_model(plan: ScoringPlan):
+    """Place this task and return (model, device) for it."""
+    placement = current_placement()
+    _prepare_worker(placement.threads)
+    return get_model(plan.model, placement.device), placement.device
+
+
+def score_columns(plan: ScoringPlan, model, device, columns) -> list:
+    """Score Arrow columns (one per plan input, in plan order); return the output columns."""
+    from ..tf.runner import predict_in_batches
+
+    tensors = {spec.name: column_to_tensor(column, source, spec.numpy_dtype, spec.inner_shape)
+               for (spec, source), column in zip(plan.inputs, columns)}
+    results = predict_in_batches(model, tensors, plan.batch_size, device)
+    return [tensor_to_column(results[name]) for name, _ in plan.outputs]
+
+
+def score_batches(plan: ScoringPlan):
+    """Build the `mapInArrow` function: record batches in, the same batches plus predictions out."""
+
+    def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        model, device = open_model(plan)
+        names = None
+        for batch in batches:
+            if names is None:
+                names = batch.schema.names + [column for _, column in plan.outputs]
+            inputs = [batch.column(source) for _, source in plan.inputs]
+            predictions = score_columns(plan, model, device, inputs)
+            yield pa.RecordBatch.from_arrays(batch.columns + predictions, names=names)
+
+    return score

@@ -1,0 +1,64 @@
+"""Where a task runs its model: the GPU Spark assigned it, or the CPU with its core budget.
+
+Runs on executors, at the start of each task. Pure logic over what `TaskContext` reports, so it is
+tested without a GPU. Spark hands each task its GPU addresses (`TaskContext.resources()['gpu']`,
+from `spark.task.resource.gpu.amount`); those are physical CUDA ordinals, while TensorFlow numbers
+the GPUs it can see. When the cluster manager sets CUDA_VISIBLE_DEVICES (YARN, Kubernetes),
+the address is looked up in that list.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping, Optional, Sequence
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Placement:
+    """`device` is a TensorFlow device name, or None for TensorFlow's default choice (first GPU if
+    any, else CPU) when Spark assigned the task no GPU; `threads` the CPU thread budget."""
+
+    device: Optional[str]
+    threads: int
+    gpu: Optional[str] = None
+
+
+def tensorflow_gpu_index(address: str, visible_devices: Optional[str]) -> int:
+    """Map a Spark GPU address to TensorFlow's GPU index in this process."""
+    if visible_devices:
+        visible = [v.strip() for v in visible_devices.split(",") if v.strip()]
+        if address in visible:
+            return visible.index(address)
+        raise ConfigError(
+            f"Spark assigned GPU {address!r} to this task but CUDA_VISIBLE_DEVICES={visible_devices!r} hides it; "
+            f"make the GPU discovery script report the addresses the executor can see")
+    try:
+        return int(address)
+    except ValueError:
+        raise ConfigError(f"GPU address {address!r} is not a CUDA ordinal; the discovery script must "
+                          f"print indexes such as {{\"name\": \"gpu\", \"addresses\": [\"0\", \"1\"]}}") from None
+
+
+def task_placement(gpu_addresses: Sequence[str], cpus: int,
+                   visible_devices: Optional[str] = None) -> Placement:
+    """Decide a task's device. A task given several GPUs uses its first one."""
+    threads = max(1, int(cpus or 1))
+    if gpu_addresses:
+        address = str(gpu_addresses[0])
+        return Placement(f"/GPU:{tensorflow_gpu_index(address, visible_devices)}", threads, address)
+    return Placement(None, threads)
+
+
+def current_placement(resources: Optional[Mapping] = None, cpus: Optional[int] = None) -> Placement:
+    """Placement of the running Spark task (CPU with one thread outside a task)."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is not None:
+        resources = context.resources() if resources is None else resources
+        cpus = context.cpus() if cpus is None else cpus
+    gpu = (resources or {}).get("gpu")
+    return task_placement(list(gpu.addresses) if gpu is not None else [], cpus or 1,
+                          os.environ.get("CUDA_VISIBLE_DEVICES"))

@@ -1,0 +1,69 @@
+"""Driver side: `predict(df, model)` -- validate, broadcast, and score through `mapInArrow`."""
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from ..config import PredictConfig
+from ..errors import SchemaError
+from .binding import bind_inputs, bind_outputs
+from .executor import ScoringPlan, score_batches
+from .registry import resolve_model
+
+
+def plan_scoring(df: DataFrame, model, config: PredictConfig):
+    """Resolve the model and bind it to `df`'s schema; return (plan, output schema)."""
+    resolved = resolve_model(df.sparkSession, model)
+    inputs = bind_inputs(df.schema, resolved.signature, config.inputs)
+    outputs, fields = bind_outputs(df.schema, resolved.signature, config.outputs)
+    plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=outputs, batch_size=config.batch_size)
+    return plan, T.StructType(df.schema.fields + fields)
+
+
+def check_first_row(df: DataFrame, plan: ScoringPlan) -> None:
+    """Compare the first row's array lengths with the model's fixed dimensions (one small job).
+
+    Catches the common "64 features for a 32-feature model" mistake before the scoring job runs;
+    later rows are checked on the executors as their batches arrive.
+    """
+    checks = []
+    for spec, column in plan.inputs:
+        expression = F.col(column)
+        for depth, dim in enumerate(spec.inner_shape):
+            if dim is not None:
+                checks.append((spec, column, depth, dim, F.size(expression)))
+            expression = expression.getItem(0)
+    if not checks:
+        return
+    row = df.select(*[c[4].alias(f"_d{i}") for i, c in enumerate(checks)]).head(1)
+    if not row:
+        return
+    for i, (spec, column, depth, dim, _) in enumerate(checks):
+        seen = row[0][i]
+        if seen not in (dim, -1, None):
+            raise SchemaError(f"column '{column}' holds {seen} values at nesting level {depth + 1} in its first row, "
+                              f"but model input {spec.describe()} needs {dim}; pass the right column with "
+                              f"inputs={{'{spec.name}': '<column>'}} or reshape the data")
+
+
+def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: int = 1024) -> DataFrame:
+    """Score `df` with a TensorFlow model; return `df`'s columns plus the prediction columns.
+
+    model: path or URI of a SavedModel directory or `.keras` file on any Hadoop file system
+        (`file:`, `hdfs:`, `s3a:`, `dbfs:`, or a plain local path). It is read and broadcast
+        once, unpacked once per executor and loaded once per Python worker.
+    inputs: {model input name: column}. Default: columns named like the inputs, or, for a
+        single-input model, the DataFrame's single array column.
+    outputs: {model output name: new column}. Default: `prediction` for a single output,
+        else one column per output, named like it.
+    batch_size: rows per model call on the executors.
+
+    Raises a SparkDLError subclass on the driver, before any scoring job, when the model cannot
+    be read or the columns do not fit its signature. Works on streaming DataFrames too.
+    """
+    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
+    plan, schema = plan_scoring(df, model, config)
+    if not df.isStreaming:
+        check_first_row(df, plan)
+    return df.mapInArrow(score_batches(plan), schema)

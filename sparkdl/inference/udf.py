@@ -1,0 +1,53 @@
+"""Driver side: register a model as a Spark SQL function, scored by the same executor core.
+
+    register_udf(spark, "churn_score", "hdfs:///models/churn")
+    spark.sql("SELECT id, churn_score(features) AS score FROM customers")
+
+Arguments are the model inputs in signature order. A single-output model returns its tensor
+(a number or nested array); a multi-output model returns a struct with one field per output.
+"""
+from __future__ import annotations
+
+import pyarrow as pa
+from pyspark.sql import types as T
+
+from ..config import PredictConfig
+from ..errors import ConfigError
+from .binding import bind_outputs
+from .executor import ScoringPlan, open_model, score_columns
+from .registry import resolve_model
+
+
+def _arrow_udf():
+    try:
+        from pyspark.sql.functions import arrow_udf
+    except ImportError:
+        import pyspark
+
+        raise ConfigError(f"register_udf needs pyspark >= 4.1 (Arrow UDFs); this is pyspark {pyspark.__version__}. "
+                          f"Use sparkdl.predict(df, model) instead") from None
+    return arrow_udf
+
+
+def register_udf(spark, name: str, model, *, outputs=None, batch_size: int = 1024):
+    """Register `model` as the SQL function `name`; also return it for use in DataFrame code."""
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ConfigError(f"UDF name must be a SQL identifier like 'score_model', got {name!r}")
+    config = PredictConfig(outputs=outputs, batch_size=batch_size)
+    resolved = resolve_model(spark, model)
+    named, fields = bind_outputs(T.StructType([]), resolved.signature, config.outputs)
+    inputs = tuple((spec, spec.name) for spec in resolved.signature.inputs)
+    plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=named, batch_size=config.batch_size)
+    single = len(fields) == 1
+    return_type = fields[0].dataType if single else T.StructType(fields)
+
+    def score(*columns: pa.Array) -> pa.Array:
+        model_, device = open_model(plan)
+        results = score_columns(plan, model_, device, columns)
+        if single:
+            return results[0]
+        return pa.StructArray.from_arrays(results, names=[column for _, column in named])
+
+    function = _arrow_udf()(score, returnType=return_type)
+    spark.udf.register(name, function)
+    return function

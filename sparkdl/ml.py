@@ -1,0 +1,99 @@
+"""Spark ML wrappers (driver side): `TFTransformer` scores inside a `Pipeline` and persists with it.
+
+Saving a TFTransformer copies the model itself into `<path>/model/` next to the params, so a saved
+Pipeline is self-contained: it loads and scores on another cluster even when the original model
+path is gone.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+from pyspark.ml import Transformer
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReadable, MLReader, MLWritable, MLWriter
+
+from . import fs
+from .config import PredictConfig
+from .inference.predict import predict
+
+
+def _mapping_param(name: str, doc: str) -> Param:
+    return Param(Params._dummy(), name, doc, typeConverter=TypeConverters.toString)
+
+
+class TFTransformer(Transformer, MLWritable, MLReadable):
+    """Adds model predictions to a DataFrame, like `sparkdl.predict`, as a Pipeline stage.
+
+    TFTransformer(model="hdfs:///models/m.keras", inputs={"x": "features"}, outputs=None, batchSize=1024)
+    """
+
+    model = Param(Params._dummy(), "model", "path or URI of a SavedModel directory or .keras file",
+                  typeConverter=TypeConverters.toString)
+    inputs = _mapping_param("inputs", "JSON object: model input name -> column (empty: automatic)")
+    outputs = _mapping_param("outputs", "JSON object: model output name -> new column (empty: automatic)")
+    batchSize = Param(Params._dummy(), "batchSize", "rows per model call", typeConverter=TypeConverters.toInt)
+
+    def __init__(self, model=None, inputs=None, outputs=None, batchSize=1024):
+        super().__init__()
+        self._setDefault(inputs="", outputs="", batchSize=1024)
+        self.setParams(model=model, inputs=inputs, outputs=outputs, batchSize=batchSize)
+
+    def setParams(self, model=None, inputs=None, outputs=None, batchSize=1024):
+        """Set the params; mappings are validated now, the model when the stage runs."""
+        config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batchSize)
+        if model is not None:
+            self._set(model=str(model))
+        self._set(inputs=json.dumps(dict(config.inputs or ())), outputs=json.dumps(dict(config.outputs or ())),
+                  batchSize=config.batch_size)
+        return self
+
+    def _mapping(self, param):
+        return json.loads(self.getOrDefault(param) or "{}") or None
+
+    def _transform(self, dataset):
+        return predict(dataset, self.getOrDefault(self.model), inputs=self._mapping(self.inputs),
+                       outputs=self._mapping(self.outputs), batch_size=self.getOrDefault(self.batchSize))
+
+    def write(self) -> MLWriter:
+        return _TFTransformerWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return _TFTransformerReader(cls)
+
+
+class _TFTransformerWriter(MLWriter):
+    """Writes the params as Spark ML metadata and the model under <path>/model/<name>."""
+
+    def __init__(self, instance: TFTransformer):
+        super().__init__()
+        self.instance = instance
+
+    def saveImpl(self, path: str) -> None:
+        spark = self.sparkSession
+        source = self.instance.getOrDefault(self.instance.model)
+        local, _ = fs.localize(source, spark)
+        target = f"{path.rstrip('/')}/model/{os.path.basename(local.rstrip('/'))}"
+        fs.upload(local, target, spark)
+        DefaultParamsWriter.saveMetadata(self.instance, path, self.sc, extraMetadata={"modelPath": target})
+
+
+class _TFTransformerReader(MLReader):
+    def __init__(self, cls):
+        super().__init__()
+        self.cls = cls
+
+    def load(self, path: str) -> TFTransformer:
+        metadata = DefaultParamsReader.loadMetadata(path, self.sc)
+        instance = self.cls()
+        DefaultParamsReader.getAndSetParams(instance, metadata)
+        instance._resetUid(metadata["uid"])
+        saved = metadata.get("modelPath") or metadata["paramMap"]["model"]
+        return instance._set(model=_relocated(saved, path))
+
+
+def _relocated(saved_model_path: str, path: str) -> str:
+    """The model inside the saved stage at `path`, even if the stage directory was moved."""
+    return f"{path.rstrip('/')}/model/{os.path.basename(saved_model_path.rstrip('/'))}"
+

@@ -1,0 +1,104 @@
+"""Arrow columns <-> numpy tensors, with no per-row Python. Pure pyarrow/numpy; runs on executors.
+
+Input side (`column_to_tensor`): a scalar column becomes a 1-d array; list columns (Spark's
+`array<...>`, nested for n-d) become one n-d array. Fixed-size lists and the list values buffer are
+used as zero-copy views; variable lists are accepted when every row has the same length, which is
+checked through the offsets buffer, not per row. Nulls and ragged rows raise TensorError naming the
+column and the first bad row.
+
+Output side (`tensor_to_column`): an n-d array becomes nested list arrays sharing the array's
+memory (offsets are computed, values are not copied).
+"""
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from .errors import TensorError
+
+_LIST_TYPES = (pa.types.is_list, pa.types.is_large_list, pa.types.is_fixed_size_list)
+
+
+def is_list_type(arrow_type: pa.DataType) -> bool:
+    return any(check(arrow_type) for check in _LIST_TYPES)
+
+
+def check_cast(source: np.dtype, target: np.dtype, what: str) -> None:
+    """Allow the casts a user expects (ints/bools -> floats, float64 -> float32, int widening).
+
+    Refuse those that silently lose meaning: floats -> ints, anything non-numeric.
+    """
+    source, target = np.dtype(source), np.dtype(target)
+    if source == target:
+        return
+    numeric = "biuf"
+    if source.kind not in numeric or target.kind not in numeric:
+        raise TensorError(f"{what}: cannot feed {source} values to a {target} model input; "
+                          f"cast the column to a numeric type first")
+    if source.kind == "f" and target.kind in "biu":
+        raise TensorError(f"{what}: the column holds {source} but the model input is {target}; "
+                          f"round and cast the column explicitly (e.g. F.col(c).cast('int')) to choose how")
+
+
+def _first_null(array: pa.Array) -> int:
+    validity = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
+    return int(np.argmax(validity))
+
+
+def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Optional[int]] = ()) -> np.ndarray:
+    """Turn an Arrow column into an array of shape (rows, *inner_shape) and type `dtype`.
+
+    `inner_shape` may hold None for dimensions the model leaves free; known ones are checked.
+    """
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    rows = len(array)
+    shape = [rows]
+    level = array
+    while is_list_type(level.type):
+        if level.null_count:
+            raise TensorError(f"column '{name}': row {_first_null(level)} is null (at nesting level "
+                              f"{len(shape)}); drop or fill nulls before scoring, e.g. df.na.drop(subset=['{name}'])")
+        depth = len(shape) - 1
+        expected = inner_shape[depth] if depth < len(inner_shape) else None
+        if pa.types.is_fixed_size_list(level.type):
+            length = level.type.list_size
+        else:
+            lengths = np.diff(np.asarray(level.offsets))
+            length = int(lengths[0]) if len(lengths) else (expected or 0)
+            ragged = np.flatnonzero(lengths != length)
+            if len(ragged):
+                first = int(ragged[0])
+                raise TensorError(
+                    f"column '{name}': rows have different lengths at nesting level {depth + 1} "
+                    f"(first element has {length}, element {first} has {int(lengths[first])}); "
+                    f"every row must hold a tensor of the same shape -- pad or filter the ragged rows")
+        if expected is not None and length != expected:
+            raise TensorError(f"column '{name}': rows hold {length} values at nesting level {depth + 1} "
+                              f"but the model expects {expected} (shape {tuple(inner_shape)} per row)")
+        shape.append(length)
+        level = level.flatten()
+    if len(shape) - 1 != len(inner_shape):
+        raise TensorError(f"column '{name}': rows are {len(shape) - 1}-d but the model expects "
+                          f"{len(inner_shape)}-d tensors of shape {tuple(inner_shape)}")
+    if level.null_count:
+        raise TensorError(f"column '{name}': holds a null value (flat position {_first_null(level)}); "
+                          f"drop or fill nulls before scoring")
+    if not (pa.types.is_integer(level.type) or pa.types.is_floating(level.type) or pa.types.is_boolean(level.type)):
+        raise TensorError(f"column '{name}': values of type {level.type} cannot feed a {np.dtype(dtype)} tensor")
+    values = level.to_numpy(zero_copy_only=False)
+    check_cast(values.dtype, dtype, f"column '{name}'")
+    return values.reshape(shape).astype(dtype, copy=False)
+
+
+def tensor_to_column(values: np.ndarray) -> pa.Array:
+    """Turn an array of shape (rows, d1, d2, ...) into a column of nested lists (rows long)."""
+    values = np.ascontiguousarray(values)
+    column = pa.array(values.reshape(-1))
+    for axis in range(values.ndim - 1, 0, -1):
+        parents = int(np.prod(values.shape[:axis]))
+        offsets = np.arange(parents + 1, dtype=np.int32) * values.shape[axis]
+        column = pa.ListArray.from_arrays(pa.array(offsets), column)
+    return column

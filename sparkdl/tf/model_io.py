@@ -1,0 +1,100 @@
+"""Load a SavedModel directory or `.keras` file as a fast batch function, and read its signature.
+
+Runs on the driver (to read the signature before any job) and on executors (to score). Keras'
+`model.predict` is far slower per batch than a compiled graph, so both formats are called through
+a concrete graph function: the SavedModel's `serving_default` signature, or a `tf.function` with
+a batch-polymorphic input signature wrapped around the Keras model.
+"""
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from ..errors import ModelFormatError  # noqa: E402
+from ..model_archive import KERAS, SAVED_MODEL  # noqa: E402
+from ..signature import ModelSignature, TensorSpec  # noqa: E402
+
+SERVING_KEY = "serving_default"
+
+
+def _spec(name, shape, dtype) -> TensorSpec:
+    dims = tuple(None if d is None else int(d) for d in tf.TensorShape(shape).as_list())
+    return TensorSpec(name=name, shape=dims, dtype=tf.as_dtype(dtype).as_numpy_dtype.__name__)
+
+
+class LoadedModel:
+    """A model ready to score: `signature` describes it, calling it maps input arrays to outputs."""
+
+    def __init__(self, signature: ModelSignature, function, keyword_inputs: bool, output_keys):
+        self.signature = signature
+        self._function = function
+        self._keyword_inputs = keyword_inputs
+        self._output_keys = output_keys
+
+    def __call__(self, inputs: dict) -> dict:
+        """Score one batch: {input name: array} -> {output name: array}."""
+        if self._keyword_inputs:
+            result = self._function(**{k: tf.convert_to_tensor(v) for k, v in inputs.items()})
+        else:
+            result = self._function(*[tf.convert_to_tensor(inputs[n]) for n in self.signature.input_names()])
+        if not isinstance(result, dict):
+            result = dict(zip(self._output_keys, result if isinstance(result, (list, tuple)) else [result]))
+        return {spec.name: np.asarray(result[key]) for spec, key in zip(self.signature.outputs, self._output_keys)}
+
+
+def _load_saved_model(path: str) -> LoadedModel:
+    loaded = tf.saved_model.load(path)
+    signatures = dict(loaded.signatures)
+    if SERVING_KEY not in signatures:
+        raise ModelFormatError(
+            f"SavedModel {path!r} has no '{SERVING_KEY}' signature (it has {sorted(signatures)}); "
+            f"export it with model.export(path) or tf.saved_model.save(obj, path, signatures=...)")
+    function = signatures[SERVING_KEY]
+    input_specs = function.structured_input_signature[1]
+    output_specs = function.structured_outputs
+    # keep the object alive: the signature function refers to its variables
+    function._sparkdl_owner = loaded
+    inputs = tuple(_spec(n, s.shape, s.dtype) for n, s in sorted(input_specs.items()))
+    outputs = tuple(_spec(n, s.shape, s.dtype) for n, s in sorted(output_specs.items()))
+    return LoadedModel(ModelSignature(inputs, outputs), function, True, [s.name for s in outputs])
+
+
+def _load_keras(path: str) -> LoadedModel:
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except (ValueError, OSError) as error:
+        raise ModelFormatError(f"cannot load Keras model {path!r}: {error}") from error
+    tensors_in = list(model.inputs)
+    tensors_out = list(model.outputs)
+    names_out = getattr(model, "output_names", None) or [f"output_{i}" for i in range(len(tensors_out))]
+    inputs = tuple(_spec(t.name, t.shape, t.dtype) for t in tensors_in)
+    outputs = tuple(_spec(n, t.shape, t.dtype) for n, t in zip(names_out, tensors_out))
+    input_signature = [tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in tensors_in]
+
+    @tf.function(input_signature=input_signature, reduce_retracing=True)
+    def function(*tensors):
+        result = model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
+        return list(result) if isinstance(result, (list, tuple)) else [result]
+
+    function._sparkdl_owner = model
+    return LoadedModel(ModelSignature(inputs, outputs), function, False, [s.name for s in outputs])
+
+
+def load_model(path: str, kind: str, device: str = None) -> LoadedModel:
+    """Load a local model of `kind` (SAVED_MODEL or KERAS), placing its variables on `device`."""
+    loader = {SAVED_MODEL: _load_saved_model, KERAS: _load_keras}[kind]
+    if not device:
+        return loader(path)
+    with tf.device(device):
+        return loader(path)
+
+
+def describe_model(path: str, kind: str) -> ModelSignature:
+    """Read a local model's signature (driver side)."""
+    return load_model(path, kind, "/CPU:0").signature

@@ -1,0 +1,52 @@
+"""Shared fixtures: one local[2] SparkSession per test session, tiny models built in code."""
+import os
+import sys
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from tests import models  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master("local[2]").appName("sparkdl-tests")
+               .config("spark.ui.enabled", "false")
+               .config("spark.sql.shuffle.partitions", "2")
+               .config("spark.python.worker.reuse", "true")
+               .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("models")
+
+
+@pytest.fixture(scope="session")
+def mlp(model_dir):
+    """(keras model, .keras path, SavedModel dir) for 8 floats -> 16 -> 3."""
+    return models.save_both(models.mlp(8, 3), model_dir / "mlp")
+
+
+@pytest.fixture(scope="session")
+def multi_io(model_dir):
+    return models.save_both(models.multi_io(), model_dir / "multi_io")
+
+
+@pytest.fixture(scope="session")
+def cnn(model_dir):
+    return models.save_both(models.cnn((8, 8, 3), 4), model_dir / "cnn")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)

@@ -1,0 +1,44 @@
+"""Tiny Keras models built in code (no downloads), saved as .keras and as SavedModel."""
+from pathlib import Path
+
+
+def mlp(features: int, classes: int, hidden: int = 16, seed: int = 1):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((features,), name="features"),
+                             keras.layers.Dense(hidden, activation="relu"),
+                             keras.layers.Dense(classes, activation="softmax")])
+
+
+def multi_io(seed: int = 2):
+    """Inputs a: float[4], b: float[2, 3]; outputs score: float[2], grid: float[2, 2]."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    a = keras.Input((4,), name="a")
+    b = keras.Input((2, 3), name="b")
+    hidden = keras.layers.Concatenate()([a, keras.layers.Flatten()(b)])
+    score = keras.layers.Dense(2, name="score")(hidden)
+    grid = keras.layers.Reshape((2, 2), name="grid")(keras.layers.Dense(4)(hidden))
+    return keras.Model([a, b], [score, grid])
+
+
+def cnn(shape, classes: int, seed: int = 3):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input(shape, name="image"),
+                             keras.layers.Conv2D(4, 3, activation="relu"),
+                             keras.layers.MaxPooling2D(),
+                             keras.layers.Flatten(),
+                             keras.layers.Dense(classes)])
+
+
+def save_both(model, stem: Path):
+    """Save `model` as <stem>.keras and <stem>_savedmodel/; return (model, keras path, savedmodel dir)."""
+    keras_path = f"{stem}.keras"
+    saved_dir = f"{stem}_savedmodel"
+    model.save(keras_path)
+    model.export(saved_dir, verbose=False)
+    return model, keras_path, saved_dir
