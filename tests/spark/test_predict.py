@@ -1,0 +1,136 @@
+"""`sparkdl.predict` on a real local[2] SparkSession against direct Keras calls."""
+import numpy as np
+import pytest
+
+import sparkdl
+from sparkdl import ConfigError, ModelFormatError, ModelNotFoundError, SchemaError
+
+pytestmark = pytest.mark.slow
+
+
+def _frame(spark, **columns):
+    """A DataFrame with an `id` column and one array column per numpy array (nested for n-d)."""
+    names = list(columns)
+    rows = len(next(iter(columns.values())))
+    data = [(i, *[columns[n][i].tolist() for n in names]) for i in range(rows)]
+    types = ", ".join(f"{n} {'array<' * (columns[n].ndim - 1)}float{'>' * (columns[n].ndim - 1)}" for n in names)
+    return spark.createDataFrame(data, f"id long, {types}").repartition(3)
+
+
+def _column(rows, name):
+    return np.array([row[name] for row in rows], dtype=np.float32)
+
+
+@pytest.mark.parametrize("form", ["keras", "savedmodel_uri"])
+def test_mlp_predictions_equal_keras(spark, mlp, rng, form):
+    model, keras_path, saved_dir = mlp
+    x = rng.normal(size=(300, 8)).astype(np.float32)
+    uri = keras_path if form == "keras" else f"file://{saved_dir}"
+    rows = sparkdl.predict(_frame(spark, features=x), uri, batch_size=64).orderBy("id").collect()
+    assert len(rows) == 300
+    assert rows[5]["features"] == pytest.approx(x[5].tolist())
+    np.testing.assert_allclose(_column(rows, "prediction"), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_single_input_binds_to_the_only_array_column_and_double_is_cast(spark, mlp, rng):
+    model, keras_path, _ = mlp
+    x = rng.normal(size=(20, 8))
+    df = spark.createDataFrame([(i, x[i].tolist()) for i in range(20)], "id long, values array<double>")
+    rows = sparkdl.predict(df, keras_path, outputs={"output_0": "p"}).orderBy("id").collect()
+    np.testing.assert_allclose(_column(rows, "p"), model(x.astype(np.float32)).numpy(), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("form", [1, 2])
+def test_multi_input_multi_output(spark, multi_io, rng, form):
+    model, keras_path, saved_dir = multi_io
+    a = rng.normal(size=(50, 4)).astype(np.float32)
+    b = rng.normal(size=(50, 2, 3)).astype(np.float32)
+    df = _frame(spark, col_a=a, col_b=b)
+    score, grid = model([a, b])
+    if form == 1:
+        out = sparkdl.predict(df, keras_path, inputs={"a": "col_a", "b": "col_b"}, batch_size=16)
+        names = ("score", "grid")
+    else:
+        out = sparkdl.predict(df, saved_dir, inputs="a=col_a,b=col_b", outputs="output_0=s,output_1=g")
+        names = ("s", "g")
+    assert out.columns == ["id", "col_a", "col_b", *names]
+    assert dict(out.dtypes)[names[1]] == "array<array<float>>"
+    rows = out.orderBy("id").collect()
+    np.testing.assert_allclose(_column(rows, names[0]), score.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(_column(rows, names[1]), grid.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_cnn_with_4d_input_from_nested_arrays(spark, cnn, rng):
+    model, keras_path, saved_dir = cnn
+    images = rng.normal(size=(40, 8, 8, 3)).astype(np.float32)
+    rows = sparkdl.predict(_frame(spark, image=images), saved_dir, batch_size=8).orderBy("id").collect()
+    np.testing.assert_allclose(_column(rows, "prediction"), model(images).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_second_predict_loads_nothing(spark, mlp, rng):
+    _, keras_path, _ = mlp
+    df = _frame(spark, features=rng.normal(size=(100, 8)).astype(np.float32))
+    sparkdl.predict(df, keras_path).count()
+    before = sparkdl.model_loads(spark)
+    assert before >= 1
+    assert sparkdl.predict(df, keras_path).count() == 100
+    assert sparkdl.predict(df, keras_path, batch_size=7).count() == 100
+    assert sparkdl.model_loads(spark) == before
+
+
+def test_empty_dataframe_scores_to_empty(spark, mlp):
+    _, keras_path, _ = mlp
+    df = spark.createDataFrame([], "id long, features array<float>")
+    assert sparkdl.predict(df, keras_path).collect() == []
+
+
+def test_null_row_fails_with_the_column_named(spark, mlp):
+    _, keras_path, _ = mlp
+    df = spark.createDataFrame([(1, [0.0] * 8), (2, None)], "id long, features array<float>").coalesce(1)
+    with pytest.raises(Exception, match=r"column 'features': row 1 is null"):
+        sparkdl.predict(df, keras_path).collect()
+
+
+class TestDriverValidation:
+    """Each mistake fails on the driver, naming the value seen and the fix."""
+
+    def test_missing_column(self, spark, multi_io):
+        df = spark.createDataFrame([([1.0] * 4,)], "a array<float>")
+        with pytest.raises(SchemaError, match=r"needs column 'b', which the DataFrame does not have.*\['a'\]"):
+            sparkdl.predict(df, multi_io[1])
+
+    def test_wrong_dtype(self, spark, mlp):
+        df = spark.createDataFrame([(["x"] * 8,)], "features array<string>")
+        with pytest.raises(SchemaError, match=r"array<string>.*cannot feed model input 'features' float32\[8\]"):
+            sparkdl.predict(df, mlp[1])
+
+    def test_wrong_rank(self, spark, cnn):
+        df = spark.createDataFrame([([1.0] * 192,)], "image array<float>")
+        with pytest.raises(SchemaError, match=r"has 1 array level\(s\) but model input 'image' float32\[8, 8, 3\]"):
+            sparkdl.predict(df, cnn[1])
+
+    def test_wrong_length_in_first_row(self, spark, mlp):
+        df = spark.createDataFrame([([1.0] * 5,)], "features array<float>")
+        with pytest.raises(SchemaError, match=r"holds 5 values .* needs 8"):
+            sparkdl.predict(df, mlp[1])
+
+    def test_prediction_column_clash(self, spark, mlp):
+        df = spark.createDataFrame([([1.0] * 8, 1.0)], "features array<float>, prediction double")
+        with pytest.raises(SchemaError, match=r"\['prediction'\] already exist"):
+            sparkdl.predict(df, mlp[1])
+
+    def test_batch_size(self, spark, mlp):
+        df = spark.createDataFrame([([1.0] * 8,)], "features array<float>")
+        with pytest.raises(ConfigError, match="batch_size must be a positive integer, got 0"):
+            sparkdl.predict(df, mlp[1], batch_size=0)
+
+    def test_unreadable_model_path(self, spark, tmp_path):
+        df = spark.createDataFrame([([1.0] * 8,)], "features array<float>")
+        with pytest.raises(ModelNotFoundError, match="does not exist"):
+            sparkdl.predict(df, f"file://{tmp_path}/missing.keras")
+
+    def test_not_a_model(self, spark, tmp_path):
+        (tmp_path / "notes.txt").write_text("hi")
+        df = spark.createDataFrame([([1.0] * 8,)], "features array<float>")
+        with pytest.raises(ModelFormatError, match="not a TensorFlow SavedModel"):
+            sparkdl.predict(df, str(tmp_path))
