@@ -1,14 +1,15 @@
-"""Tiny Keras models built in code (no downloads), saved as .keras and as SavedModel."""
+"""Tiny Keras models for tests, saved as .keras and as SavedModel."""
 from pathlib import Path
+
+from sparkdl import examples
 
 
 def mlp(features: int, classes: int, hidden: int = 16, seed: int = 1):
-    import keras
+    return examples.mlp(features, classes, hidden=(hidden,), seed=seed)
 
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input((features,), name="features"),
-                             keras.layers.Dense(hidden, activation="relu"),
-                             keras.layers.Dense(classes, activation="softmax")])
+
+def cnn(shape, classes: int, seed: int = 3):
+    return examples.cnn(shape, classes, filters=(4,), dense=8, seed=seed)
 
 
 def multi_io(seed: int = 2):
@@ -22,17 +23,6 @@ def multi_io(seed: int = 2):
     score = keras.layers.Dense(2, name="score")(hidden)
     grid = keras.layers.Reshape((2, 2), name="grid")(keras.layers.Dense(4)(hidden))
     return keras.Model([a, b], [score, grid])
-
-
-def cnn(shape, classes: int, seed: int = 3):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    return keras.Sequential([keras.Input(shape, name="image"),
-                             keras.layers.Conv2D(4, 3, activation="relu"),
-                             keras.layers.MaxPooling2D(),
-                             keras.layers.Flatten(),
-                             keras.layers.Dense(classes)])
 
 
 def save_both(model, stem: Path):
