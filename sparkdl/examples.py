@@ -1,6 +1,6 @@
-"""Small models and datasets built in code (no downloads) for the demo, notebooks, benchmarks, tests.
+"""Small datasets built in code (no downloads) for the demo, notebooks, benchmarks and tests.
 
-Runs on the driver. TensorFlow is imported only inside the model builders.
+Runs on the driver. The matching models are in `sparkdl.tf.example_models`.
 """
 from __future__ import annotations
 
@@ -12,29 +12,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .tensors import tensor_to_column
-
-
-def mlp(features: int = 64, classes: int = 10, hidden=(256, 256), seed: int = 1):
-    """A dense classifier: features -> hidden... -> softmax(classes)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    layers = [keras.Input((features,), name="features")]
-    layers += [keras.layers.Dense(width, activation="relu") for width in hidden]
-    layers.append(keras.layers.Dense(classes, activation="softmax"))
-    return keras.Sequential(layers)
-
-
-def cnn(shape=(32, 32, 3), classes: int = 10, filters=(32, 64), dense: int = 128, seed: int = 3):
-    """conv -> pool per entry of `filters`, then dense -> classes (the benchmark CNN by default)."""
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    layers = [keras.Input(shape, name="image")]
-    for width in filters:
-        layers += [keras.layers.Conv2D(width, 3, padding="same", activation="relu"), keras.layers.MaxPooling2D()]
-    layers += [keras.layers.Flatten(), keras.layers.Dense(dense, activation="relu"), keras.layers.Dense(classes)]
-    return keras.Sequential(layers)
 
 
 def features_table(rows: int, shape=(64,), seed: int = 0, column: str = "features") -> pa.Table:

@@ -6,6 +6,9 @@ used as zero-copy views; variable lists are accepted when every row has the same
 checked through the offsets buffer, not per row. Nulls and ragged rows raise TensorError naming the
 column and the first bad row.
 
+A flat list column may also feed an n-d input whose dimensions are all known (3072 floats for a
+32x32x3 image): the flat values are reshaped as a view, never copied.
+
 Output side (`tensor_to_column`): an n-d array becomes nested list arrays sharing the array's
 memory (offsets are computed, values are not copied).
 """
@@ -42,6 +45,19 @@ def check_cast(source: np.dtype, target: np.dtype, what: str) -> None:
                           f"round and cast the column explicitly (e.g. F.col(c).cast('int')) to choose how")
 
 
+def list_depth(arrow_type: pa.DataType) -> int:
+    """How many list levels wrap the values of `arrow_type`."""
+    depth = 0
+    while is_list_type(arrow_type):
+        depth, arrow_type = depth + 1, arrow_type.value_type
+    return depth
+
+
+def is_flat_feed(depth: int, inner_shape: Sequence[Optional[int]]) -> bool:
+    """Whether a column of `depth` list levels feeds `inner_shape` as flat values to reshape."""
+    return depth == 1 and len(inner_shape) > 1 and all(d is not None for d in inner_shape)
+
+
 def _first_null(array: pa.Array) -> int:
     validity = np.asarray(array.is_null().to_numpy(zero_copy_only=False))
     return int(np.argmax(validity))
@@ -54,6 +70,13 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
     """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    depth = list_depth(array.type)
+    if is_flat_feed(depth, inner_shape):
+        flat = column_to_tensor(array, name, dtype, (int(np.prod(inner_shape)),))
+        return flat.reshape((len(array), *inner_shape))
+    if depth != len(inner_shape):
+        raise TensorError(f"column '{name}': rows are {depth}-d but the model expects "
+                          f"{len(inner_shape)}-d tensors of shape {tuple(inner_shape)}")
     rows = len(array)
     shape = [rows]
     level = array
@@ -61,8 +84,8 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
         if level.null_count:
             raise TensorError(f"column '{name}': row {_first_null(level)} is null (at nesting level "
                               f"{len(shape)}); drop or fill nulls before scoring, e.g. df.na.drop(subset=['{name}'])")
-        depth = len(shape) - 1
-        expected = inner_shape[depth] if depth < len(inner_shape) else None
+        level_index = len(shape) - 1
+        expected = inner_shape[level_index]
         if pa.types.is_fixed_size_list(level.type):
             length = level.type.list_size
         else:
@@ -72,17 +95,14 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
             if len(ragged):
                 first = int(ragged[0])
                 raise TensorError(
-                    f"column '{name}': rows have different lengths at nesting level {depth + 1} "
+                    f"column '{name}': rows have different lengths at nesting level {level_index + 1} "
                     f"(first element has {length}, element {first} has {int(lengths[first])}); "
                     f"every row must hold a tensor of the same shape -- pad or filter the ragged rows")
         if expected is not None and length != expected:
-            raise TensorError(f"column '{name}': rows hold {length} values at nesting level {depth + 1} "
+            raise TensorError(f"column '{name}': rows hold {length} values at nesting level {level_index + 1} "
                               f"but the model expects {expected} (shape {tuple(inner_shape)} per row)")
         shape.append(length)
         level = level.flatten()
-    if len(shape) - 1 != len(inner_shape):
-        raise TensorError(f"column '{name}': rows are {len(shape) - 1}-d but the model expects "
-                          f"{len(inner_shape)}-d tensors of shape {tuple(inner_shape)}")
     if level.null_count:
         raise TensorError(f"column '{name}': holds a null value (flat position {_first_null(level)}); "
                           f"drop or fill nulls before scoring")

@@ -1,15 +1,15 @@
 """Tiny Keras models for tests, saved as .keras and as SavedModel."""
 from pathlib import Path
 
-from sparkdl import examples
+from sparkdl.tf import example_models
 
 
 def mlp(features: int, classes: int, hidden: int = 16, seed: int = 1):
-    return examples.mlp(features, classes, hidden=(hidden,), seed=seed)
+    return example_models.mlp(features, classes, hidden=(hidden,), seed=seed)
 
 
 def cnn(shape, classes: int, seed: int = 3):
-    return examples.cnn(shape, classes, filters=(4,), dense=8, seed=seed)
+    return example_models.cnn(shape, classes, filters=(4,), dense=8, seed=seed)
 
 
 def multi_io(seed: int = 2):

@@ -12,7 +12,7 @@ from pyspark.sql import types as T
 
 from ..errors import SchemaError, TensorError
 from ..signature import ModelSignature, TensorSpec
-from ..tensors import check_cast
+from ..tensors import check_cast, is_flat_feed
 
 _NUMPY_OF_SPARK = {
     T.BooleanType: "bool", T.ByteType: "int8", T.ShortType: "int16", T.IntegerType: "int32",
@@ -56,12 +56,12 @@ def _check_column(spec: TensorSpec, field: T.StructField) -> None:
     if type(element) not in _NUMPY_OF_SPARK:
         raise SchemaError(f"column '{field.name}' has type {field.dataType.simpleString()}, which cannot feed "
                           f"model input {spec.describe()}; use numeric values or (nested) arrays of numbers")
-    if depth != rank:
+    if depth != rank and not is_flat_feed(depth, spec.inner_shape):
         want = "a numeric scalar column" if rank == 0 else f"a {rank}-level nested array column (e.g. " \
                f"{'array<' * rank}float{'>' * rank})"
         raise SchemaError(f"column '{field.name}' ({field.dataType.simpleString()}) has {depth} array level(s) but "
-                          f"model input {spec.describe()} needs {want}; reshape the column or choose another "
-                          f"with inputs={{'{spec.name}': 'column'}}")
+                          f"model input {spec.describe()} needs {want}, or a flat array of all its values; "
+                          f"reshape the column or choose another with inputs={{'{spec.name}': 'column'}}")
     try:
         check_cast(np.dtype(_NUMPY_OF_SPARK[type(element)]), spec.numpy_dtype, f"column '{field.name}'")
     except TensorError as error:

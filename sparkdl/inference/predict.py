@@ -1,13 +1,15 @@
 """Driver side: `predict(df, model)` -- validate, broadcast, and score through `mapInArrow`."""
 from __future__ import annotations
 
+import numpy as np
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import SchemaError
-from .binding import bind_inputs, bind_outputs
+from ..tensors import is_flat_feed
+from .binding import bind_inputs, bind_outputs, unwrap_arrays
 from .executor import ScoringPlan, score_batches
 from .registry import resolve_model
 
@@ -30,7 +32,10 @@ def check_first_row(df: DataFrame, plan: ScoringPlan) -> None:
     checks = []
     for spec, column in plan.inputs:
         expression = F.col(column)
-        for depth, dim in enumerate(spec.inner_shape):
+        shape = spec.inner_shape
+        if is_flat_feed(unwrap_arrays(df.schema[column].dataType)[0], shape):
+            shape = (int(np.prod(shape)),)
+        for depth, dim in enumerate(shape):
             if dim is not None:
                 checks.append((spec, column, depth, dim, F.size(expression)))
             expression = expression.getItem(0)

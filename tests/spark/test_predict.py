@@ -67,6 +67,19 @@ def test_cnn_with_4d_input_from_nested_arrays(spark, cnn, rng):
     np.testing.assert_allclose(_column(rows, "prediction"), model(images).numpy(), rtol=1e-4, atol=1e-5)
 
 
+def test_cnn_fed_from_a_flat_array_column(spark, cnn, rng):
+    model, keras_path, _ = cnn
+    images = rng.normal(size=(30, 8, 8, 3)).astype(np.float32)
+    rows = sparkdl.predict(_frame(spark, pixels=images.reshape(30, -1)), keras_path).orderBy("id").collect()
+    np.testing.assert_allclose(_column(rows, "prediction"), model(images).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_flat_array_of_the_wrong_size_fails_before_scoring(spark, cnn):
+    df = spark.createDataFrame([([1.0] * 190,)], "pixels array<float>")
+    with pytest.raises(SchemaError, match=r"holds 190 values .* needs 192"):
+        sparkdl.predict(df, cnn[1])
+
+
 def test_second_predict_loads_nothing(spark, mlp, rng):
     _, keras_path, _ = mlp
     df = _frame(spark, features=rng.normal(size=(100, 8)).astype(np.float32))
@@ -105,8 +118,8 @@ class TestDriverValidation:
             sparkdl.predict(df, mlp[1])
 
     def test_wrong_rank(self, spark, cnn):
-        df = spark.createDataFrame([([1.0] * 192,)], "image array<float>")
-        with pytest.raises(SchemaError, match=r"has 1 array level\(s\) but model input 'image' float32\[8, 8, 3\]"):
+        df = spark.createDataFrame([([[1.0] * 24] * 8,)], "image array<array<float>>")
+        with pytest.raises(SchemaError, match=r"has 2 array level\(s\) but model input 'image' float32\[8, 8, 3\]"):
             sparkdl.predict(df, cnn[1])
 
     def test_wrong_length_in_first_row(self, spark, mlp):

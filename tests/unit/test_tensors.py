@@ -68,8 +68,9 @@ def test_wrong_length_and_rank_name_the_expected_shape():
     column = pa.array([[1.0, 2.0, 3.0]], pa.list_(pa.float32()))
     with pytest.raises(TensorError, match="hold 3 values .* expects 4"):
         column_to_tensor(column, "x", np.float32, (4,))
-    with pytest.raises(TensorError, match="1-d but the model expects 2-d"):
-        column_to_tensor(column, "x", np.float32, (3, 1))
+    nested = pa.array([[[1.0, 2.0]]], pa.list_(pa.list_(pa.float32())))
+    with pytest.raises(TensorError, match="2-d but the model expects 1-d"):
+        column_to_tensor(nested, "x", np.float32, (2,))
 
 
 def test_strings_are_refused():
@@ -89,3 +90,13 @@ def test_output_column_shares_memory_with_the_tensor():
     values = np.ones((4, 3), np.float32)
     column = tensor_to_column(values)
     assert np.shares_memory(column.values.to_numpy(), values)
+
+
+def test_flat_column_feeds_an_nd_input_as_a_view():
+    values = np.arange(2 * 12, dtype=np.float32)
+    column = pa.ListArray.from_arrays(pa.array([0, 12, 24], pa.int32()), pa.array(values))
+    tensor = column_to_tensor(column, "image", np.float32, (2, 2, 3))
+    assert tensor.shape == (2, 2, 2, 3) and np.array_equal(tensor.reshape(-1), values)
+    assert np.shares_memory(tensor, column.values.to_numpy())
+    with pytest.raises(TensorError, match="hold 12 values .* expects 24"):
+        column_to_tensor(column, "image", np.float32, (2, 3, 4))
