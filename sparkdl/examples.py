@@ -20,12 +20,12 @@ def features_table(rows: int, shape=(64,), seed: int = 0, column: str = "feature
     return pa.table({"id": pa.array(np.arange(rows, dtype=np.int64)), column: tensor_to_column(values)})
 
 
-def write_parquet(table: pa.Table, path, files: int = 1) -> str:
-    """Write `table` as a Parquet directory of `files` files; return the path."""
+def write_parquet(table: pa.Table, path, files: int = 1, prefix: str = "part") -> str:
+    """Write `table` into the Parquet directory `path` as `files` files named <prefix>-N; return the path."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
     step = -(-table.num_rows // files)
     for i in range(files):
-        pq.write_table(table.slice(i * step, step), os.path.join(path, f"part-{i:05d}.parquet"),
+        pq.write_table(table.slice(i * step, step), os.path.join(path, f"{prefix}-{i:05d}.parquet"),
                        row_group_size=min(step, 65536) or 1)
     return str(path)

@@ -1,0 +1,148 @@
+"""Inference benchmark: rows/s of three scorers over the same Parquet data, measured in ONE run.
+
+  (a) single-process TensorFlow over a pyarrow Parquet read (all cores; the limit on this machine)
+  (b) Spark's pyspark.ml.functions.predict_batch_udf, Parquet -> Parquet, with the predict function
+      Spark's docs show (model.predict); (b') the same with a compiled call, for reference
+  (c) sparkdl.predict, Parquet -> Parquet
+
+Models and data are generated here: MLP 64 -> 256 -> 256 -> 10 over 1M rows, and CNN
+32x32x3 -> conv32 -> pool -> conv64 -> pool -> 128 -> 10 over 100k rows (a flat array<float> of
+3072 per row, reshaped by each scorer). Prints a table and the ratios c/a and c/b; writes it as
+JSON to bench-output/inference.json.
+
+    python bench/inference.py [--mlp-rows N] [--cnn-rows N] [--skip-tuned]
+"""
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pyarrow.parquet as pq  # noqa: E402
+
+from sparkdl import examples  # noqa: E402
+from sparkdl.tensors import column_to_tensor  # noqa: E402
+
+OUT = Path("bench-output")
+BATCH = 1024
+
+
+def build(kind: str, rows: int):
+    """Save the model and write its data once; return (model path, data path, input shape)."""
+    from sparkdl.tf import example_models
+
+    shape = (64,) if kind == "mlp" else (32, 32, 3)
+    model_path = OUT / f"{kind}.keras"
+    data_path = OUT / f"{kind}-{rows}"
+    if not model_path.exists():
+        (example_models.mlp() if kind == "mlp" else example_models.cnn()).save(model_path)
+    if not data_path.exists():
+        flat = (int(np.prod(shape)),)
+        chunk = 100_000
+        for start in range(0, rows, chunk):  # bounded memory for large inputs
+            n = min(chunk, rows - start)
+            table = examples.features_table(n, flat, seed=start, column="features")
+            examples.write_parquet(table, data_path, files=2, prefix=f"chunk{start // chunk:03d}")
+    return str(model_path.resolve()), str(data_path.resolve()), shape
+
+
+def single_process(model_path: str, data_path: str, shape) -> float:
+    """(a) pyarrow read + compiled TF calls in this process; returns rows/s."""
+    from sparkdl.tf.model_io import KERAS, load_model
+
+    model = load_model(model_path, KERAS)
+    rows, started = 0, time.perf_counter()
+    for path in sorted(Path(data_path).rglob("*.parquet")):
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=BATCH * 8, columns=["features"]):
+            x = column_to_tensor(batch.column(0), "features", np.float32, shape)
+            for start in range(0, len(x), BATCH):
+                model({model.signature.inputs[0].name: x[start:start + BATCH]})
+            rows += len(x)
+    return rows / (time.perf_counter() - started)
+
+
+def batch_udf_scorer(model_path: str, shape, tuned: bool):
+    """(b) predict_batch_udf; the docs' predict fn calls model.predict, the tuned one a tf.function."""
+    from pyspark.ml.functions import predict_batch_udf
+    from pyspark.sql.types import ArrayType, FloatType
+
+    def make_predict_fn():
+        import tensorflow as tf
+
+        model = tf.keras.models.load_model(model_path, compile=False)
+        if tuned:
+            call = tf.function(lambda x: model(x, training=False))
+            return lambda inputs: call(inputs).numpy()
+        return lambda inputs: model.predict(inputs, batch_size=BATCH, verbose=0)
+
+    return predict_batch_udf(make_predict_fn, return_type=ArrayType(FloatType()), batch_size=BATCH,
+                             input_tensor_shapes=[list(shape)])
+
+
+def spark_run(spark, score, data_path: str, label: str) -> float:
+    """Read Parquet, score with `score(df)`, write Parquet; returns rows/s."""
+    output = OUT / f"scored-{label}"
+    shutil.rmtree(output, ignore_errors=True)
+    df = spark.read.parquet(data_path)
+    started = time.perf_counter()
+    score(df).write.parquet(str(output))
+    seconds = time.perf_counter() - started
+    rows = spark.read.parquet(str(output)).count()
+    shutil.rmtree(output, ignore_errors=True)
+    return rows / seconds
+
+
+def measure(spark, kind: str, rows: int, tuned: bool) -> dict:
+    import sparkdl
+
+    model_path, data_path, shape = build(kind, rows)
+    udf = batch_udf_scorer(model_path, shape, tuned=False)
+    scorers = {"b": lambda df: df.withColumn("prediction", udf("features")),
+               "c": lambda df: sparkdl.predict(df, model_path, batch_size=BATCH)}
+    if tuned:
+        tuned_udf = batch_udf_scorer(model_path, shape, tuned=True)
+        scorers["b_tuned"] = lambda df: df.withColumn("prediction", tuned_udf("features"))
+    warm = spark.read.parquet(data_path).limit(2000)
+    for score in scorers.values():  # start Python workers and load models outside the timings
+        score(warm).count()
+    result = {"model": kind, "rows": rows, "a": single_process(model_path, data_path, shape)}
+    for label, score in scorers.items():
+        result[label] = spark_run(spark, score, data_path, label)
+    result["c/a"] = result["c"] / result["a"]
+    result["c/b"] = result["c"] / result["b"]
+    return result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mlp-rows", type=int, default=1_000_000)
+    parser.add_argument("--cnn-rows", type=int, default=100_000)
+    parser.add_argument("--skip-tuned", action="store_true", help="skip the tuned predict_batch_udf run")
+    args = parser.parse_args()
+    OUT.mkdir(exist_ok=True)
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("sparkdl-bench-inference")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.driver.memory", "6g").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    results = [measure(spark, "mlp", args.mlp_rows, not args.skip_tuned),
+               measure(spark, "cnn", args.cnn_rows, not args.skip_tuned)]
+    spark.stop()
+    header = f"{'model':<5} {'rows':>9} {'(a) TF rows/s':>14} {'(b) udf rows/s':>15} {'(b tuned)':>10} " \
+             f"{'(c) sparkdl':>12} {'c/a':>6} {'c/b':>6}"
+    print(header)
+    for r in results:
+        print(f"{r['model']:<5} {r['rows']:>9} {r['a']:>14.0f} {r['b']:>15.0f} {r.get('b_tuned', float('nan')):>10.0f} "
+              f"{r['c']:>12.0f} {r['c/a']:>6.2f} {r['c/b']:>6.2f}")
+    (OUT / "inference.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
