@@ -6,6 +6,10 @@ used as zero-copy views; variable lists are accepted when every row has the same
 checked through the offsets buffer, not per row. Nulls and ragged rows raise TensorError naming the
 column and the first bad row.
 
+A binary column may hold each row's tensor as raw bytes (C order, the model input's dtype, native
+byte order, as `ndarray.tobytes()` writes them): the fastest form, since neither the JVM nor
+Python touches the values one by one.
+
 A flat list column may also feed an n-d input whose dimensions are all known (3072 floats for a
 32x32x3 image): the flat values are reshaped as a view, never copied.
 
@@ -45,6 +49,10 @@ def check_cast(source: np.dtype, target: np.dtype, what: str) -> None:
                           f"round and cast the column explicitly (e.g. F.col(c).cast('int')) to choose how")
 
 
+def is_binary_type(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)
+
+
 def list_depth(arrow_type: pa.DataType) -> int:
     """How many list levels wrap the values of `arrow_type`."""
     depth = 0
@@ -70,6 +78,8 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
     """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    if is_binary_type(array.type):
+        return _binary_to_tensor(array, name, np.dtype(dtype), tuple(inner_shape))
     depth = list_depth(array.type)
     if is_flat_feed(depth, inner_shape):
         flat = column_to_tensor(array, name, dtype, (int(np.prod(inner_shape)),))
@@ -111,6 +121,38 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
     values = level.to_numpy(zero_copy_only=False)
     check_cast(values.dtype, dtype, f"column '{name}'")
     return values.reshape(shape).astype(dtype, copy=False)
+
+
+def _binary_to_tensor(array: pa.Array, name: str, dtype: np.dtype, inner_shape: tuple) -> np.ndarray:
+    """Raw-bytes rows -> a zero-copy array of shape (rows, *inner_shape)."""
+    if any(d is None for d in inner_shape):
+        raise TensorError(f"column '{name}' holds raw tensor bytes, which need a model input with fixed "
+                          f"dimensions, but the input's shape is {inner_shape}; use an array column instead")
+    if array.null_count:
+        raise TensorError(f"column '{name}': row {_first_null(array)} is null; drop or fill nulls before scoring")
+    expected = int(np.prod(inner_shape)) * dtype.itemsize
+    offset_type = np.int64 if pa.types.is_large_binary(array.type) else np.int32
+    offsets = np.frombuffer(array.buffers()[1], offset_type)[array.offset:array.offset + len(array) + 1]
+    lengths = np.diff(offsets)
+    wrong = np.flatnonzero(lengths != expected)
+    if len(wrong):
+        first = int(wrong[0])
+        raise TensorError(f"column '{name}': row {first} holds {int(lengths[first])} bytes but a {dtype} tensor of "
+                          f"shape {inner_shape} takes {expected}; write rows with ndarray.astype('{dtype}').tobytes()")
+    data = array.buffers()[2]
+    rows = len(array)
+    if rows == 0:
+        return np.zeros((0, *inner_shape), dtype)
+    return np.frombuffer(data, dtype=dtype, count=rows * expected // dtype.itemsize,
+                         offset=int(offsets[0])).reshape((rows, *inner_shape))
+
+
+def tensor_to_binary_column(values: np.ndarray) -> pa.Array:
+    """Turn an array of shape (rows, ...) into a binary column of each row's raw bytes (no copy)."""
+    values = np.ascontiguousarray(values)
+    width = values.itemsize * int(np.prod(values.shape[1:]))
+    offsets = pa.array(np.arange(len(values) + 1, dtype=np.int32) * width)
+    return pa.BinaryArray.from_buffers(pa.binary(), len(values), [None, offsets.buffers()[1], pa.py_buffer(values)])
 
 
 def tensor_to_column(values: np.ndarray) -> pa.Array:

@@ -35,6 +35,8 @@ def unwrap_arrays(data_type: T.DataType) -> Tuple[int, T.DataType]:
 
 
 def _is_tensor_column(field: T.StructField) -> bool:
+    if isinstance(field.dataType, T.BinaryType):
+        return True
     depth, element = unwrap_arrays(field.dataType)
     return depth > 0 and type(element) in _NUMPY_OF_SPARK
 
@@ -51,6 +53,11 @@ def spark_type(spec: TensorSpec) -> T.DataType:
 
 
 def _check_column(spec: TensorSpec, field: T.StructField) -> None:
+    if isinstance(field.dataType, T.BinaryType):
+        if not spec.inner_shape or any(d is None for d in spec.inner_shape):
+            raise SchemaError(f"binary column '{field.name}' (raw tensor bytes) needs a model input with fixed "
+                              f"dimensions, but model input {spec.describe()} has free ones; use an array column")
+        return
     depth, element = unwrap_arrays(field.dataType)
     rank = len(spec.inner_shape)
     if type(element) not in _NUMPY_OF_SPARK:

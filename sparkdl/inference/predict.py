@@ -1,13 +1,16 @@
 """Driver side: `predict(df, model)` -- validate, broadcast, and score through `mapInArrow`."""
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import SchemaError
+from ..signature import TensorSpec
 from ..tensors import is_flat_feed
 from .binding import bind_inputs, bind_outputs, unwrap_arrays
 from .executor import ScoringPlan, score_batches
@@ -23,33 +26,49 @@ def plan_scoring(df: DataFrame, model, config: PredictConfig):
     return plan, T.StructType(df.schema.fields + fields)
 
 
+class _LengthCheck(NamedTuple):
+    spec: TensorSpec
+    column: str
+    level: int  # nesting level, 1 = the outer array
+    expected: int
+    seen: Column  # expression giving the first row's length
+    unit: str
+
+
+def _length_checks(df: DataFrame, spec: TensorSpec, column: str):
+    """The fixed lengths one input column must have, as Spark expressions over its first row."""
+    data_type = df.schema[column].dataType
+    if isinstance(data_type, T.BinaryType):
+        size = int(np.prod(spec.inner_shape)) * spec.numpy_dtype.itemsize
+        yield _LengthCheck(spec, column, 1, size, F.length(column), "bytes")
+        return
+    shape = spec.inner_shape
+    if is_flat_feed(unwrap_arrays(data_type)[0], shape):
+        shape = (int(np.prod(shape)),)
+    expression = F.col(column)
+    for level, dim in enumerate(shape, start=1):
+        if dim is not None:
+            yield _LengthCheck(spec, column, level, dim, F.size(expression), "values")
+        expression = expression.getItem(0)
+
+
 def check_first_row(df: DataFrame, plan: ScoringPlan) -> None:
-    """Compare the first row's array lengths with the model's fixed dimensions (one small job).
+    """Compare the first row's tensor lengths with the model's fixed dimensions (one small job).
 
     Catches the common "64 features for a 32-feature model" mistake before the scoring job runs;
     later rows are checked on the executors as their batches arrive.
     """
-    checks = []
-    for spec, column in plan.inputs:
-        expression = F.col(column)
-        shape = spec.inner_shape
-        if is_flat_feed(unwrap_arrays(df.schema[column].dataType)[0], shape):
-            shape = (int(np.prod(shape)),)
-        for depth, dim in enumerate(shape):
-            if dim is not None:
-                checks.append((spec, column, depth, dim, F.size(expression)))
-            expression = expression.getItem(0)
+    checks = [check for spec, column in plan.inputs for check in _length_checks(df, spec, column)]
     if not checks:
         return
-    row = df.select(*[c[4].alias(f"_d{i}") for i, c in enumerate(checks)]).head(1)
+    row = df.select(*[check.seen.alias(f"_len{i}") for i, check in enumerate(checks)]).head(1)
     if not row:
         return
-    for i, (spec, column, depth, dim, _) in enumerate(checks):
-        seen = row[0][i]
-        if seen not in (dim, -1, None):
-            raise SchemaError(f"column '{column}' holds {seen} values at nesting level {depth + 1} in its first row, "
-                              f"but model input {spec.describe()} needs {dim}; pass the right column with "
-                              f"inputs={{'{spec.name}': '<column>'}} or reshape the data")
+    for check, seen in zip(checks, row[0]):
+        if seen not in (check.expected, -1, None):
+            raise SchemaError(f"column '{check.column}' holds {seen} {check.unit} at nesting level {check.level} in "
+                              f"its first row, but model input {check.spec.describe()} needs {check.expected}; pass "
+                              f"the right column with inputs={{'{check.spec.name}': '<column>'}} or reshape the data")
 
 
 def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: int = 1024) -> DataFrame:

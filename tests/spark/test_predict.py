@@ -80,6 +80,17 @@ def test_flat_array_of_the_wrong_size_fails_before_scoring(spark, cnn):
         sparkdl.predict(df, cnn[1])
 
 
+def test_cnn_fed_from_raw_tensor_bytes(spark, cnn, rng):
+    model, _, saved_dir = cnn
+    images = rng.normal(size=(25, 8, 8, 3)).astype(np.float32)
+    df = spark.createDataFrame([(i, images[i].tobytes()) for i in range(25)], "id long, image binary")
+    rows = sparkdl.predict(df, saved_dir, batch_size=10).orderBy("id").collect()
+    np.testing.assert_allclose(_column(rows, "prediction"), model(images).numpy(), rtol=1e-4, atol=1e-5)
+    short = spark.createDataFrame([(images[0].tobytes()[:100],)], "image binary")
+    with pytest.raises(SchemaError, match=r"holds 100 bytes .* needs 768"):
+        sparkdl.predict(short, saved_dir)
+
+
 def test_second_predict_loads_nothing(spark, mlp, rng):
     _, keras_path, _ = mlp
     df = _frame(spark, features=rng.normal(size=(100, 8)).astype(np.float32))

@@ -3,7 +3,7 @@ import pyarrow as pa
 import pytest
 
 from sparkdl.errors import TensorError
-from sparkdl.tensors import column_to_tensor, tensor_to_column
+from sparkdl.tensors import column_to_tensor, tensor_to_binary_column, tensor_to_column
 
 
 def test_list_column_becomes_2d_array_without_copying_values():
@@ -100,3 +100,22 @@ def test_flat_column_feeds_an_nd_input_as_a_view():
     assert np.shares_memory(tensor, column.values.to_numpy())
     with pytest.raises(TensorError, match="hold 12 values .* expects 24"):
         column_to_tensor(column, "image", np.float32, (2, 3, 4))
+
+
+def test_binary_column_of_raw_bytes_is_a_zero_copy_tensor():
+    images = np.random.default_rng(1).normal(size=(6, 2, 2, 3)).astype(np.float32)
+    column = tensor_to_binary_column(images)
+    assert column.type == pa.binary() and len(column[0].as_py()) == 48
+    tensor = column_to_tensor(column.slice(2, 3), "image", np.float32, (2, 2, 3))
+    assert np.array_equal(tensor, images[2:5])
+    assert np.shares_memory(tensor, images)
+
+
+def test_binary_rows_of_the_wrong_size_or_null_are_errors():
+    column = pa.array([b"\0" * 8, b"\0" * 6], pa.binary())
+    with pytest.raises(TensorError, match=r"row 1 holds 6 bytes but a float32 tensor of shape \(2,\) takes 8"):
+        column_to_tensor(column, "x", np.float32, (2,))
+    with pytest.raises(TensorError, match="row 0 is null"):
+        column_to_tensor(pa.array([None], pa.binary()), "x", np.float32, (2,))
+    with pytest.raises(TensorError, match="fixed dimensions"):
+        column_to_tensor(column, "x", np.float32, (None,))
