@@ -103,28 +103,47 @@ def spark_run(spark, score, data_path: str, label: str) -> float:
     return rows / seconds
 
 
-def measure(spark, kind: str, rows: int, tuned: bool) -> dict:
+def new_session():
+    """A fresh local[2] session: each scorer gets its own Python workers, so neither inherits the
+    other's TensorFlow settings (TensorFlow fixes its thread pools at first use in a process)."""
+    from pyspark.sql import SparkSession
+
+    spark = (SparkSession.builder.master("local[2]").appName("sparkdl-bench-inference")
+             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
+             .config("spark.driver.memory", "6g").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def scorers(kind: str, rows: int, tuned: bool) -> dict:
+    """label -> (data path, function building the scored DataFrame)."""
     import sparkdl
 
     model_path, data_path, shape = build(kind, rows)
     udf = batch_udf_scorer(model_path, shape, tuned=False)
-    scorers = {"b": lambda df: df.withColumn("prediction", udf("features")),
-               "c": lambda df: sparkdl.predict(df, model_path, batch_size=BATCH)}
+    chosen = {"b": (data_path, lambda df: df.withColumn("prediction", udf("features"))),
+              "c": (data_path, lambda df: sparkdl.predict(df, model_path, batch_size=BATCH))}
     if tuned:
         tuned_udf = batch_udf_scorer(model_path, shape, tuned=True)
-        scorers["b_tuned"] = lambda df: df.withColumn("prediction", tuned_udf("features"))
-    warm = spark.read.parquet(data_path).limit(2000)
-    for score in scorers.values():  # start Python workers and load models outside the timings
-        score(warm).count()
-    result = {"model": kind, "rows": rows, "a": single_process(model_path, data_path, shape)}
-    for label, score in scorers.items():
-        result[label] = spark_run(spark, score, data_path, label)
+        chosen["b_tuned"] = (data_path, lambda df: df.withColumn("prediction", tuned_udf("features")))
     if kind == "cnn":
-        _, binary_path, _ = build(kind, rows, binary=True)
-        result["c_binary"] = spark_run(spark, scorers["c"], binary_path, "c_binary")
-        result["c_binary/b"] = result["c_binary"] / result["b"]
+        binary_path = build(kind, rows, binary=True)[1]
+        chosen["c_binary"] = (binary_path, chosen["c"][1])
+    return chosen
+
+
+def measure(kind: str, rows: int, tuned: bool) -> dict:
+    model_path, data_path, shape = build(kind, rows)
+    result = {"model": kind, "rows": rows, "a": single_process(model_path, data_path, shape)}
+    for label, (path, score) in scorers(kind, rows, tuned).items():
+        spark = new_session()
+        score(spark.read.parquet(path).limit(2000)).count()  # start workers and load the model untimed
+        result[label] = spark_run(spark, score, path, label)
+        spark.stop()
     result["c/a"] = result["c"] / result["a"]
     result["c/b"] = result["c"] / result["b"]
+    if "c_binary" in result:
+        result["c_binary/b"] = result["c_binary"] / result["b"]
     return result
 
 
@@ -135,15 +154,7 @@ def main():
     parser.add_argument("--skip-tuned", action="store_true", help="skip the tuned predict_batch_udf run")
     args = parser.parse_args()
     OUT.mkdir(exist_ok=True)
-    from pyspark.sql import SparkSession
-
-    spark = (SparkSession.builder.master("local[2]").appName("sparkdl-bench-inference")
-             .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-             .config("spark.driver.memory", "6g").getOrCreate())
-    spark.sparkContext.setLogLevel("ERROR")
-    results = [measure(spark, "mlp", args.mlp_rows, not args.skip_tuned),
-               measure(spark, "cnn", args.cnn_rows, not args.skip_tuned)]
-    spark.stop()
+    results = [measure("mlp", args.mlp_rows, not args.skip_tuned), measure("cnn", args.cnn_rows, not args.skip_tuned)]
     nan = float("nan")
     print(f"{'model':<5} {'rows':>9} {'(a) TF':>8} {'(b) udf':>8} {'(b tuned)':>10} {'(c) sparkdl':>12} "
           f"{'c/a':>6} {'c/b':>6} {'(c bin)':>8} {'c bin/b':>8}   (rows/s)")

@@ -7,6 +7,8 @@ model):
     TFTransformer(model=..., inputs=..., outputs=..., batchSize=...)    Spark ML stage
     register_udf(spark, name, model, *, outputs=None, batch_size=1024)  Spark SQL function
     model_loads(spark) -> int                                           loads on executors so far
+    train(df, model, *, features, label, loss, ...) -> TrainResult      distributed training
+    KerasEstimator(...)                                                 Spark ML Estimator -> TFTransformer
     errors: SparkDLError and its subclasses (see sparkdl.errors)
 """
 __version__ = "0.1.0"
@@ -23,7 +25,8 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "__version__", "predict", "TFTransformer", "register_udf", "model_loads",
+    "__version__", "predict", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
+    "KerasEstimator",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
     "SchemaError", "TensorError", "StorageError",
 ]
@@ -33,6 +36,9 @@ _LAZY = {
     "register_udf": ("sparkdl.inference.udf", "register_udf"),
     "model_loads": ("sparkdl.inference.metrics", "model_loads"),
     "TFTransformer": ("sparkdl.ml", "TFTransformer"),
+    "KerasEstimator": ("sparkdl.ml", "KerasEstimator"),
+    "train": ("sparkdl.training.train", "train"),
+    "TrainResult": ("sparkdl.training.result", "TrainResult"),
 }
 
 

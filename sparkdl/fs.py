@@ -62,6 +62,15 @@ class _HadoopFS:
     def delete(self) -> None:
         self.fs.delete(self.path, True)
 
+    def listdir(self) -> list:
+        if not self.fs.exists(self.path):
+            return []
+        return sorted(status.getPath().getName() for status in self.fs.listStatus(self.path))
+
+    def rename(self, target: str) -> None:
+        if not self.fs.rename(self.path, self.jvm.org.apache.hadoop.fs.Path(target)):
+            raise StorageError(f"could not rename {self.path.toString()!r} to {target!r}")
+
     def write_text(self, text: str) -> None:
         stream = self.fs.create(self.path, True)
         try:
@@ -157,6 +166,32 @@ def upload(local_path: str, uri: str, spark=None) -> None:
     if spark is None:
         raise StorageError(f"writing {uri!r} needs a SparkSession")
     _HadoopFS(spark, uri).copy_from_local(local_path)
+
+
+def listdir(uri: str, spark=None) -> list:
+    """Names of the entries in directory `uri` (empty when it does not exist)."""
+    local = _local(uri)
+    if local is not None:
+        return sorted(os.listdir(local)) if os.path.isdir(local) else []
+    if spark is None:
+        raise StorageError(f"listing {uri!r} needs a SparkSession")
+    return _HadoopFS(spark, uri).listdir()
+
+
+def rename(uri: str, target: str, spark=None) -> None:
+    """Move `uri` to `target` on the same file system (atomic on HDFS and local disks)."""
+    local = _local(uri)
+    if local is not None:
+        os.rename(local, _local(target) or target)
+        return
+    if spark is None:
+        raise StorageError(f"renaming {uri!r} needs a SparkSession")
+    _HadoopFS(spark, uri).rename(target)
+
+
+def join(uri: str, *names: str) -> str:
+    """Join path segments onto a URI or path."""
+    return "/".join([str(uri).rstrip("/"), *names])
 
 
 def write_text(uri: str, text: str, spark=None) -> None:

@@ -1,0 +1,1 @@
+"""Distributed training: `train()` (driver loop), shard preparation, executor rounds, checkpoints."""

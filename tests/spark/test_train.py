@@ -1,0 +1,155 @@
+"""sparkdl.train on local[2] against single-process Keras."""
+import json
+
+import numpy as np
+import pytest
+
+import sparkdl
+from sparkdl import ConfigError, SchemaError
+from sparkdl.tf import example_models
+
+pytestmark = pytest.mark.slow
+
+
+def _regression(rng, rows=512):
+    x = rng.normal(size=(rows, 6)).astype(np.float32)
+    y = (x @ np.linspace(-1, 1, 6) + 0.5).astype(np.float32)
+    return x, y
+
+
+def _classification(rng, rows=600, classes=3):
+    x = rng.normal(size=(rows, 5)).astype(np.float32)
+    y = np.argmax(x[:, :classes], axis=1)
+    return x, y
+
+
+def _df(spark, x, y, label_type="double"):
+    return spark.createDataFrame([(x[i].tolist(), float(y[i])) for i in range(len(y))],
+                                 f"features array<float>, label {label_type}").repartition(3)
+
+
+def _ordered_df(spark, x, y):
+    """A DataFrame whose row order (partition by partition) is the numpy order."""
+    rows = [(x[i].tolist(), float(y[i])) for i in range(len(y))]
+    return spark.createDataFrame(rows, "features array<float>, label double")
+
+
+def _linear(seed=5, outputs=1, activation=None, hidden=8):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    return keras.Sequential([keras.Input((6,), name="features"),
+                             keras.layers.Dense(hidden, activation="tanh"),
+                             keras.layers.Dense(outputs, activation=activation)])
+
+
+def _keras_reference(model, x, y, loss, batch, epochs, lr):
+    import keras
+
+    reference = keras.models.clone_model(model)
+    reference.set_weights(model.get_weights())
+    reference.compile(optimizer=keras.optimizers.SGD(lr), loss=loss)
+    reference.fit(x, y, batch_size=batch, epochs=epochs, shuffle=False, verbose=0)
+    return reference
+
+
+@pytest.mark.parametrize("problem", ["regression", "classification"])
+def test_sync_equals_single_process_keras(spark, rng, problem):
+    import keras
+
+    if problem == "regression":
+        x, y = _regression(rng)
+        model, loss = _linear(), "mse"
+    else:
+        x, y = _classification(rng)
+        model, loss = example_models.mlp(5, 3, hidden=(8,), seed=4), "sparse_categorical_crossentropy"
+    reference = _keras_reference(model, x, y, loss, batch=64, epochs=2, lr=0.1)
+    result = sparkdl.train(_ordered_df(spark, x, y), model, features="features", label="label", loss=loss,
+                           optimizer=keras.optimizers.SGD(0.1), epochs=2, batch_size=64, mode="sync",
+                           metrics=["accuracy"] if problem == "classification" else ["mae"])
+    for ours, theirs in zip(result.model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
+    assert [h["epoch"] for h in result.history] == [1, 2]
+    assert result.history[0]["samples"] == len(y) and result.history[0]["rounds"] == -(-len(y) // 64)
+    assert result.history[1]["loss"] < result.history[0]["loss"]
+
+
+def test_average_mode_learns_a_separable_problem(spark, rng):
+    x, y = _classification(rng, rows=2000, classes=2)
+    train_df = _df(spark, x[:1600], y[:1600])
+    val_df = _df(spark, x[1600:], y[1600:])
+    model = example_models.mlp(5, 2, hidden=(16,), seed=2)
+    result = sparkdl.train(train_df, model, features="features", label="label",
+                           loss="sparse_categorical_crossentropy", optimizer={"class_name": "SGD",
+                                                                              "config": {"learning_rate": 0.2}},
+                           epochs=4, batch_size=64, mode="average", local_steps=5, metrics=["accuracy"],
+                           validation_df=val_df)
+    assert result.history[-1]["val_accuracy"] >= 0.9, result.history
+    assert result.history[0]["rounds"] == -(-1600 // (64 * 5))
+
+
+def test_checkpoint_and_resume_continue_where_they_stopped(spark, rng, tmp_path):
+    import keras
+
+    x, y = _regression(rng, rows=256)
+    df = _ordered_df(spark, x, y)
+    ckpt = f"file://{tmp_path}/ckpt"
+    args = dict(features="features", label="label", loss="mse", batch_size=32, mode="sync", checkpoint_dir=ckpt,
+                checkpoint_every=3)
+    full = sparkdl.train(df, _linear(seed=9), optimizer=keras.optimizers.Adam(0.01), epochs=3, **{
+        **args, "checkpoint_dir": f"file://{tmp_path}/other"})
+    first = sparkdl.train(df, _linear(seed=9), optimizer=keras.optimizers.Adam(0.01), epochs=1, **args)
+    assert sorted(p.name for p in (tmp_path / "ckpt").iterdir())[-1] == "ckpt-000000008"
+    resumed = sparkdl.train(df, _linear(seed=9), optimizer=keras.optimizers.Adam(0.01), epochs=3, **args)
+    assert len(first.history) == 1 and len(resumed.history) == 3
+    assert resumed.history[0] == first.history[0]
+    for ours, theirs in zip(resumed.model.get_weights(), full.model.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-4, atol=1e-5)
+    assert len([p for p in (tmp_path / "ckpt").iterdir() if p.name.startswith("ckpt-")]) == 3
+
+
+def test_result_saves_model_and_history(spark, rng, tmp_path):
+    x, y = _regression(rng, rows=64)
+    result = sparkdl.train(_ordered_df(spark, x, y), _linear(), features="features", label="label", loss="mse",
+                           epochs=1, batch_size=32)
+    uri = result.save(f"file://{tmp_path}/out/model.keras", spark)
+    assert (tmp_path / "out" / "model.keras").is_file()
+    assert json.loads((tmp_path / "out" / "model.history.json").read_text())[0]["samples"] == 64
+    rows = sparkdl.predict(_ordered_df(spark, x, y), uri).collect()
+    assert len(rows) == 64
+
+
+class TestBadInput:
+    def test_missing_label(self, spark, rng):
+        x, y = _regression(rng, rows=8)
+        with pytest.raises(SchemaError, match=r"label column 'target' is not in the DataFrame"):
+            sparkdl.train(_df(spark, x, y), _linear(), features="features", label="target", loss="mse")
+
+    def test_feature_shape(self, spark):
+        df = spark.createDataFrame([([[1.0, 2.0]], 1.0)], "features array<array<float>>, label double")
+        with pytest.raises(SchemaError, match="array level"):
+            sparkdl.train(df, _linear(), features="features", label="label", loss="mse")
+
+    def test_non_numeric_label(self, spark):
+        df = spark.createDataFrame([([1.0] * 6, "a")], "features array<float>, label string")
+        with pytest.raises(SchemaError, match="StringIndexer"):
+            sparkdl.train(df, _linear(), features="features", label="label", loss="mse")
+
+    def test_unknown_loss_and_mode(self, spark, rng):
+        x, y = _regression(rng, rows=8)
+        with pytest.raises(ConfigError, match="unknown loss 'msee'"):
+            sparkdl.train(_df(spark, x, y), _linear(), features="features", label="label", loss="msee")
+        with pytest.raises(ConfigError, match="mode must be one of"):
+            sparkdl.train(_df(spark, x, y), _linear(), features="features", label="label", loss="mse", mode="x")
+
+    def test_empty_dataframe(self, spark):
+        df = spark.createDataFrame([], "features array<float>, label double")
+        with pytest.raises(SchemaError, match="training DataFrame is empty"):
+            sparkdl.train(df, _linear(), features="features", label="label", loss="mse")
+
+    def test_nan_fails_fast_with_the_round(self, spark, rng):
+        x, y = _regression(rng, rows=64)
+        x[40, 2] = np.nan
+        with pytest.raises(Exception, match=r"round 1: column 'features' holds NaN"):
+            sparkdl.train(_ordered_df(spark, x, y), _linear(), features="features", label="label", loss="mse",
+                          batch_size=32)
