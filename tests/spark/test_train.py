@@ -153,3 +153,27 @@ class TestBadInput:
         with pytest.raises(Exception, match=r"round 1: column 'features' holds NaN"):
             sparkdl.train(_ordered_df(spark, x, y), _linear(), features="features", label="label", loss="mse",
                           batch_size=32)
+
+
+def test_estimator_in_a_pipeline_fits_saves_and_loads(spark, rng, tmp_path):
+    from pyspark.ml import Pipeline, PipelineModel
+    from pyspark.ml.feature import SQLTransformer
+
+    x, y = _classification(rng, rows=300, classes=3)
+    df = spark.createDataFrame([(i, x[i].tolist(), float(y[i])) for i in range(300)], "id long, raw array<float>, y double")
+    initial = tmp_path / "init.keras"
+    example_models.mlp(5, 3, hidden=(8,), seed=4).save(initial)
+    estimator = sparkdl.KerasEstimator(model=str(initial), features="features", label="y",
+                                       loss="sparse_categorical_crossentropy", optimizer='{"class_name": "SGD", '
+                                       '"config": {"learning_rate": 0.3}}', epochs=3, batchSize=32,
+                                       outputPath=f"file://{tmp_path}/trained.keras", outputs={"output_0": "proba"})
+    pipeline = Pipeline(stages=[SQLTransformer(statement="SELECT id, raw AS features, y FROM __THIS__"), estimator])
+    fitted = pipeline.fit(df)
+    fitted.write().save(str(tmp_path / "pipeline"))
+    (tmp_path / "trained.keras").unlink()
+    rows = PipelineModel.load(str(tmp_path / "pipeline")).transform(df).orderBy("id").collect()
+    accuracy = np.mean([np.argmax(r.proba) == r.y for r in rows])
+    assert len(rows) == 300 and accuracy > 0.8
+    pipeline.write().save(str(tmp_path / "unfitted"))
+    restored = Pipeline.load(str(tmp_path / "unfitted")).getStages()[1]
+    assert restored.getOrDefault("epochs") == 3 and restored.getOrDefault("label") == "y"
