@@ -11,7 +11,6 @@ batch; writes bench-output/training.json.
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time

@@ -9,6 +9,8 @@ model):
     model_loads(spark) -> int                                           loads on executors so far
     train(df, model, *, features, label, loss, ...) -> TrainResult      distributed training
     KerasEstimator(...)                                                 Spark ML Estimator -> TFTransformer
+    score_stream(spark, model, *, source, sink, checkpoint_location, ...) -> StreamingQuery
+        with KafkaSource / FileSource and ParquetSink / KafkaSink / ConsoleSink
     errors: SparkDLError and its subclasses (see sparkdl.errors)
 """
 __version__ = "0.1.0"
@@ -26,7 +28,7 @@ from .errors import (  # noqa: E402
 
 __all__ = [
     "__version__", "predict", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
-    "KerasEstimator",
+    "KerasEstimator", "score_stream", "KafkaSource", "FileSource", "ParquetSink", "KafkaSink", "ConsoleSink",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
     "SchemaError", "TensorError", "StorageError",
 ]
@@ -39,6 +41,12 @@ _LAZY = {
     "KerasEstimator": ("sparkdl.ml", "KerasEstimator"),
     "train": ("sparkdl.training.train", "train"),
     "TrainResult": ("sparkdl.training.result", "TrainResult"),
+    "score_stream": ("sparkdl.streaming.score", "score_stream"),
+    "KafkaSource": ("sparkdl.streaming.sources", "KafkaSource"),
+    "FileSource": ("sparkdl.streaming.sources", "FileSource"),
+    "ParquetSink": ("sparkdl.streaming.sinks", "ParquetSink"),
+    "KafkaSink": ("sparkdl.streaming.sinks", "KafkaSink"),
+    "ConsoleSink": ("sparkdl.streaming.sinks", "ConsoleSink"),
 }
 
 

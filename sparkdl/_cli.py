@@ -12,8 +12,8 @@ import logging
 import sys
 import traceback
 
-from .errors import SparkDLError, StorageError
 from . import fs
+from .errors import SparkDLError, StorageError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 INPUT_FORMATS = ("parquet", "orc", "csv", "json")

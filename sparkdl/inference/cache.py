@@ -44,7 +44,8 @@ def _model_root() -> str:
 def local_model_path(ref: ModelRef) -> str:
     """Unpack the model on this executor if no earlier worker did; return its local path."""
     root = _model_root()
-    return unpacked_path(ref.fingerprint, ref.name, root) or unpack(ref.broadcast.value, ref.fingerprint, ref.name, root)
+    existing = unpacked_path(ref.fingerprint, ref.name, root)
+    return existing or unpack(ref.broadcast.value, ref.fingerprint, ref.name, root)
 
 
 def get_model(ref: ModelRef, device):

@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-METRICS = ("accuracy", "mae", "mse")
 
 
 def get_loss(name: str):
@@ -24,7 +23,10 @@ def get_loss(name: str):
 
 
 def flatten(arrays) -> np.ndarray:
-    return np.concatenate([np.asarray(a, np.float32).reshape(-1) for a in arrays]) if arrays else np.zeros(0, np.float32)
+    """Concatenate arrays into one float32 vector."""
+    if not arrays:
+        return np.zeros(0, np.float32)
+    return np.concatenate([np.asarray(a, np.float32).reshape(-1) for a in arrays])
 
 
 def unflatten(vector: np.ndarray, like) -> list:

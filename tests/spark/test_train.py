@@ -160,7 +160,8 @@ def test_estimator_in_a_pipeline_fits_saves_and_loads(spark, rng, tmp_path):
     from pyspark.ml.feature import SQLTransformer
 
     x, y = _classification(rng, rows=300, classes=3)
-    df = spark.createDataFrame([(i, x[i].tolist(), float(y[i])) for i in range(300)], "id long, raw array<float>, y double")
+    df = spark.createDataFrame([(i, x[i].tolist(), float(y[i])) for i in range(300)],
+                               "id long, raw array<float>, y double")
     initial = tmp_path / "init.keras"
     example_models.mlp(5, 3, hidden=(8,), seed=4).save(initial)
     estimator = sparkdl.KerasEstimator(model=str(initial), features="features", label="y",

@@ -11,7 +11,8 @@ def test_batch_size_must_be_a_positive_int(size):
 
 
 def test_mappings_from_dicts_and_cli_strings_agree():
-    assert parse_mapping("a=x, b=y", "inputs") == parse_mapping({"b": "y", "a": "x"}, "inputs") == (("a", "x"), ("b", "y"))
+    from_text = parse_mapping("a=x, b=y", "inputs")
+    assert from_text == parse_mapping({"b": "y", "a": "x"}, "inputs") == (("a", "x"), ("b", "y"))
 
 
 @pytest.mark.parametrize("bad", ["a", "a=", "=x", {}, {"a": ""}, ["a"], {"a": "x", "b": "x"}])

@@ -1,0 +1,158 @@
+"""A Kafka source for Structured Streaming on Spark's Python Data Source API (format `sparkdl_kafka`).
+
+Used when Spark's own `kafka` connector is not on the classpath. Offsets are a JSON dict
+{"<partition>": next offset} stored in the query's checkpoint (never in a consumer group), so a
+restarted query resumes exactly where its last committed micro-batch ended. Driver-side calls
+(initial/latest offsets) and executor-side reads each open their own short-lived client: Kafka
+clients cannot be pickled, so none is kept on `self`. A read stops once the consumer's position
+reaches the planned end, which also steps over transaction markers.
+
+Rows have the schema of Spark's `kafka` source: key, value, topic, partition, offset, timestamp.
+"""
+from __future__ import annotations
+
+import datetime
+import uuid
+
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+
+SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
+NAME = "sparkdl_kafka"
+
+
+def _consumer(bootstrap: str, timeout_ms: int):
+    from confluent_kafka import Consumer
+
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"sparkdl-{uuid.uuid4().hex}",
+                     "enable.auto.commit": False, "enable.partition.eof": False,
+                     "socket.timeout.ms": timeout_ms, "session.timeout.ms": 6000, "auto.offset.reset": "earliest"})
+
+
+def topic_partitions(bootstrap: str, topic: str, timeout: float) -> list:
+    """Partition ids of `topic` (driver side); raise RuntimeError when unreachable or missing."""
+    from confluent_kafka import KafkaException
+
+    consumer = _consumer(bootstrap, int(timeout * 1000))
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+    except KafkaException as error:
+        raise RuntimeError(f"cannot reach Kafka at {bootstrap} within {timeout:.0f}s: {error}") from None
+    finally:
+        consumer.close()
+    info = metadata.topics.get(topic)
+    if info is None or info.error is not None or not info.partitions:
+        raise RuntimeError(f"Kafka topic {topic!r} does not exist at {bootstrap}; create it first")
+    return sorted(info.partitions)
+
+
+def watermarks(bootstrap: str, topic: str, partitions, timeout: float) -> dict:
+    """{partition: (low, high)} offsets (driver side)."""
+    from confluent_kafka import TopicPartition
+
+    consumer = _consumer(bootstrap, int(timeout * 1000))
+    try:
+        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
+                for p in partitions}
+    finally:
+        consumer.close()
+
+
+def take(start: dict, latest: dict, max_rows) -> dict:
+    """End offsets that read at most `max_rows` records past `start`, shared fairly by partitions."""
+    end = dict(start)
+    budget = max_rows if max_rows is not None else float("inf")
+    pending = {p: latest[p] - start.get(p, 0) for p in latest if latest[p] > start.get(p, 0)}
+    while budget > 0 and pending:
+        share = max(1, int(budget // len(pending))) if budget != float("inf") else None
+        for p in sorted(pending):
+            step = pending[p] if share is None else min(pending[p], share, int(budget))
+            end[p] = end.get(p, 0) + step
+            pending[p] -= step
+            budget -= step
+            if budget <= 0:
+                break
+        pending = {p: n for p, n in pending.items() if n > 0}
+    for p in latest:
+        end.setdefault(p, start.get(p, latest[p]))
+    return end
+
+
+class KafkaStreamReader(DataSourceStreamReader):
+    """Driver: plans offset ranges per micro-batch. Executors: read one partition's range."""
+
+    def __init__(self, options):
+        self.bootstrap = options["bootstrap"]
+        self.topic = options["topic"]
+        self.starting = options.get("startingOffsets", "earliest")
+        self.max_rows = int(options["maxRecordsPerTrigger"]) if options.get("maxRecordsPerTrigger") else None
+        self.timeout = float(options.get("timeoutSeconds", "10"))
+
+    def initialOffset(self) -> dict:
+        partitions = topic_partitions(self.bootstrap, self.topic, self.timeout)
+        marks = watermarks(self.bootstrap, self.topic, partitions, self.timeout)
+        index = 1 if self.starting == "latest" else 0
+        return {str(p): int(marks[p][index]) for p in partitions}
+
+    def getDefaultReadLimit(self):
+        from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
+
+        return ReadMaxRows(self.max_rows) if self.max_rows else ReadAllAvailable()
+
+    def latestOffset(self, start: dict, limit=None) -> dict:
+        partitions = [int(p) for p in start] or topic_partitions(self.bootstrap, self.topic, self.timeout)
+        marks = watermarks(self.bootstrap, self.topic, partitions, self.timeout)
+        max_rows = getattr(limit, "max_rows", None)
+        current = {int(p): int(o) for p, o in start.items()}
+        end = take(current, {p: int(marks[p][1]) for p in partitions}, max_rows)
+        return {str(p): int(o) for p, o in end.items()}
+
+    def partitions(self, start: dict, end: dict):
+        return [InputPartition((self.topic, int(p), int(start.get(p, 0)), int(end[p])))
+                for p in sorted(end, key=int) if int(end[p]) > int(start.get(p, 0))]
+
+    def read(self, partition):
+        from confluent_kafka import TopicPartition
+
+        topic, number, first, stop = partition.value
+        consumer = _consumer(self.bootstrap, int(self.timeout * 1000))
+        try:
+            consumer.assign([TopicPartition(topic, number, first)])
+            position, idle = first, 0
+            while position < stop:
+                message = consumer.poll(1.0)
+                if message is None:
+                    if consumer.position([TopicPartition(topic, number)])[0].offset >= stop:
+                        break  # only control records (transaction markers) were left
+                    idle += 1
+                    if idle > self.timeout:
+                        raise RuntimeError(f"Kafka {topic}[{number}]: no record between offsets {position} and "
+                                           f"{stop} after {self.timeout:.0f}s; was the topic truncated?")
+                    continue
+                if message.error():
+                    raise RuntimeError(f"Kafka {topic}[{number}]: {message.error()}")
+                idle = 0
+                if message.offset() >= stop:
+                    break
+                millis = message.timestamp()[1]
+                yield (message.key(), message.value(), topic, number, message.offset(),
+                       datetime.datetime.fromtimestamp(millis / 1000, tz=datetime.timezone.utc))
+                position = message.offset() + 1
+        finally:
+            consumer.close()
+
+    def commit(self, end: dict) -> None:
+        """Nothing to do: Spark's checkpoint holds the offsets."""
+
+
+class KafkaDataSource(DataSource):
+    """Options: bootstrap, topic, startingOffsets (earliest|latest), maxRecordsPerTrigger, timeoutSeconds."""
+
+    @classmethod
+    def name(cls) -> str:
+        return NAME
+
+    def schema(self) -> str:
+        return SCHEMA
+
+    def streamReader(self, schema):
+        return KafkaStreamReader(self.options)

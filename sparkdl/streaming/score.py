@@ -1,0 +1,104 @@
+"""Driver side: `score_stream()` -- score a Kafka topic or a file directory as it arrives.
+
+Each micro-batch (a `foreachBatch` call) is decoded, split into rows that can be scored and rows
+that cannot (the dead letters), scored with the same executor function and per-worker model cache
+as `predict`, and written to the sink keyed by the batch id. The Kafka offsets live in the
+query's checkpoint, so a restarted query continues with the first uncommitted batch.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Optional
+
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from ..config import PredictConfig, positive_int
+from ..errors import ConfigError
+from ..inference.binding import bind_inputs, bind_outputs
+from ..inference.executor import ScoringPlan, score_batches
+from ..inference.registry import resolve_model
+from .sinks import ConsoleSink, KafkaSink, ParquetSink
+from .sources import ERROR, RAW, FileSource, KafkaSource, decode, read_stream
+
+log = logging.getLogger("sparkdl")
+SINKS = (ParquetSink, KafkaSink, ConsoleSink)
+
+
+def _batch_stats(batch, has_timestamps: bool) -> dict:
+    """Counts and Kafka-timestamp percentiles of a micro-batch, in one small job."""
+    columns = [F.count(F.lit(1)).alias("rows"), F.count(F.col(ERROR)).alias("dead")]
+    if has_timestamps:
+        seconds = F.col("timestamp").cast("double")
+        columns.append(F.percentile_approx(seconds, [0.01, 0.5], 1000).alias("ts"))
+    return batch.agg(*columns).first().asDict()
+
+
+def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_timestamps: bool):
+    def process(batch_df, batch_id: int) -> None:
+        started = time.time()
+        batch = batch_df.persist()
+        try:
+            stats = _batch_stats(batch, has_timestamps)
+            if stats["rows"] == 0:
+                return
+            good = batch.filter(F.col(ERROR).isNull()).drop(ERROR, RAW)
+            sink.write(good.mapInArrow(score_batches(plan), schema), batch_id)
+            if stats["dead"]:
+                bad = batch.filter(F.col(ERROR).isNotNull()).withColumnRenamed(ERROR, "error")
+                if dead_letter is not None:
+                    dead_letter.write(bad, batch_id)
+                else:
+                    first = bad.select("error").first()[0]
+                    log.warning("sparkdl: batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
+                                batch_id, stats["dead"], first)
+        finally:
+            batch.unpersist()
+        finished = time.time()
+        latency = ""
+        if has_timestamps and stats.get("ts"):
+            p01, p50 = stats["ts"]
+            latency = f" | latency p50 {finished - p50:.2f}s p99 {finished - p01:.2f}s"
+        log.info("sparkdl: batch %d: %d rows (%d dead letters) in %.2fs, %.0f rows/s%s", batch_id, stats["rows"],
+                 stats["dead"], finished - started, stats["rows"] / max(finished - started, 1e-6), latency)
+
+    return process
+
+
+def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs=None, outputs=None,
+                 trigger: str = "1 second", max_records_per_trigger: Optional[int] = None,
+                 available_now: bool = False, dead_letter=None, batch_size: int = 1024, query_name=None):
+    """Start scoring a stream; return the running StreamingQuery.
+
+    source: KafkaSource(...) or FileSource(...). sink / dead_letter: ParquetSink(path) (exactly
+    once), KafkaSink(bootstrap, topic) (at least once) or ConsoleSink(). Unscorable messages (not
+    JSON, missing fields, wrong tensor size) never stop the stream: they go to `dead_letter` with
+    an `error` column (or are logged and counted when it is None). available_now: process what is
+    there, then stop. Everything is validated before the query starts.
+    """
+    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
+    if max_records_per_trigger is not None:
+        positive_int(max_records_per_trigger, "max_records_per_trigger")
+    for name, value in (("sink", sink), ("dead_letter", dead_letter)):
+        if value is not None and not isinstance(value, SINKS):
+            raise ConfigError(f"{name} must be a ParquetSink, KafkaSink or ConsoleSink, got {value!r}")
+    if not isinstance(source, (KafkaSource, FileSource)):
+        raise ConfigError(f"source must be a KafkaSource or FileSource, got {source!r}")
+    if not checkpoint_location:
+        raise ConfigError("checkpoint_location is required: it holds the stream's offsets and progress")
+    resolved = resolve_model(spark, model)
+    stream = read_stream(spark, source, max_records_per_trigger)
+    input_names = dict(config.inputs or ())
+    decoded = decode(stream, source, resolved.signature, input_names)
+    scorable = decoded.drop(ERROR, RAW).schema
+    bound = bind_inputs(scorable, resolved.signature, config.inputs)
+    named, fields = bind_outputs(scorable, resolved.signature, config.outputs)
+    plan = ScoringPlan(model=resolved.ref, inputs=bound, outputs=named, batch_size=config.batch_size)
+    writer = (decoded.writeStream.option("checkpointLocation", checkpoint_location)
+              .foreachBatch(_process(plan, T.StructType(scorable.fields + fields), sink, dead_letter,
+                                     isinstance(source, KafkaSource))))
+    writer = writer.trigger(availableNow=True) if available_now else writer.trigger(processingTime=trigger)
+    if query_name:
+        writer = writer.queryName(query_name)
+    return writer.start()

@@ -1,0 +1,171 @@
+"""Driver side: what a stream reads and how its messages become model inputs.
+
+Sources: `KafkaSource` (Spark's `kafka` format when its connector is on the classpath, else
+sparkdl's own, registered automatically) and `FileSource` (Spark's file source).
+
+Decoding (`value_format`): "json" parses each message value as a JSON object with Spark's
+`from_json`; "tensor" takes the value as the raw bytes of the model's single input (float32,
+C order, as `ndarray.tobytes()` writes them). Each decoded row gets `_sparkdl_error`: null when
+the row can be scored, else why not (not JSON, a field missing or null, a wrong length). Rows
+with an error are not scored; they go to the dead-letter output.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from ..errors import ConfigError, SparkDLError
+from ..signature import ModelSignature
+from . import kafka_source
+
+ERROR = "_sparkdl_error"
+KAFKA_COLUMNS = ("key", "topic", "partition", "offset", "timestamp")
+RAW = "value"  # the original message value, kept for the dead-letter output
+
+
+class SourceUnavailableError(SparkDLError):
+    """The stream's source (a Kafka broker, a topic, a directory) cannot be reached."""
+
+
+@dataclass(frozen=True)
+class KafkaSource:
+    """A Kafka topic. value_format: "json" or "tensor"; schema: DDL of the JSON fields to keep
+    (default: the model inputs as float arrays); starting_offsets: "earliest" or "latest"."""
+
+    bootstrap_servers: str
+    topic: str
+    value_format: str = "json"
+    schema: Optional[str] = None
+    starting_offsets: str = "earliest"
+    timeout_seconds: float = 10.0
+
+    def __post_init__(self):
+        if self.value_format not in ("json", "tensor"):
+            raise ConfigError(f"value_format must be 'json' or 'tensor', got {self.value_format!r}")
+        if self.starting_offsets not in ("earliest", "latest"):
+            raise ConfigError(f"starting_offsets must be 'earliest' or 'latest', got {self.starting_offsets!r}")
+
+
+@dataclass(frozen=True)
+class FileSource:
+    """A directory that new Parquet or JSON files land in; `schema` (DDL) is required for JSON."""
+
+    path: str
+    format: str = "parquet"
+    schema: Optional[str] = None
+
+
+def _native_kafka_available(spark) -> bool:
+    try:
+        spark.sparkContext._jvm.java.lang.Class.forName("org.apache.spark.sql.kafka010.KafkaSourceProvider")
+        return True
+    except Exception:  # py4j raises a generic error for ClassNotFoundException
+        return False
+
+
+def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFrame:
+    """Open the streaming DataFrame for `source`; fail fast when a Kafka broker is unreachable."""
+    if isinstance(source, FileSource):
+        reader = spark.readStream.format(source.format)
+        if source.schema:
+            reader = reader.schema(source.schema)
+        elif source.format != "parquet":
+            raise ConfigError(f"FileSource with format {source.format!r} needs schema='...' (DDL)")
+        else:
+            reader = reader.schema(spark.read.parquet(source.path).schema)
+        if max_records_per_trigger:
+            reader = reader.option("maxFilesPerTrigger", 1)
+        return reader.load(source.path)
+    if not isinstance(source, KafkaSource):
+        raise ConfigError(f"source must be a KafkaSource or FileSource, got {type(source).__name__}")
+    try:
+        kafka_source.topic_partitions(source.bootstrap_servers, source.topic, source.timeout_seconds)
+    except RuntimeError as error:
+        raise SourceUnavailableError(f"{error}. Check --kafka-bootstrap / bootstrap_servers and the topic") from None
+    if _native_kafka_available(spark):
+        reader = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", source.bootstrap_servers)
+                  .option("subscribe", source.topic).option("startingOffsets", source.starting_offsets))
+        if max_records_per_trigger:
+            reader = reader.option("maxOffsetsPerTrigger", max_records_per_trigger)
+        return reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
+    spark.dataSource.register(kafka_source.KafkaDataSource)
+    reader = (spark.readStream.format(kafka_source.NAME).option("bootstrap", source.bootstrap_servers)
+              .option("topic", source.topic).option("startingOffsets", source.starting_offsets)
+              .option("timeoutSeconds", str(source.timeout_seconds)))
+    if max_records_per_trigger:
+        reader = reader.option("maxRecordsPerTrigger", str(max_records_per_trigger))
+    return reader.load()
+
+
+def _default_json_schema(signature: ModelSignature, inputs: Optional[dict]) -> T.StructType:
+    fields = []
+    for spec in signature.inputs:
+        data_type: T.DataType = T.FloatType()
+        for _ in spec.inner_shape:
+            data_type = T.ArrayType(data_type)
+        fields.append(T.StructField((inputs or {}).get(spec.name, spec.name), data_type))
+    return T.StructType(fields)
+
+
+def _shape_errors(schema: T.StructType, signature: ModelSignature, inputs: Optional[dict]):
+    """(condition, message) pairs that make a decoded row unscorable."""
+    checks = []
+    for spec in signature.inputs:
+        name = (inputs or {}).get(spec.name, spec.name)
+        if name not in schema.names:
+            continue
+        column = F.col(name)
+        checks.append((column.isNull(), F.lit(f"field '{name}' is missing or null")))
+        expected = spec.inner_shape[0] if spec.inner_shape else None
+        if isinstance(schema[name].dataType, T.ArrayType):
+            if len(spec.inner_shape) > 1 and all(spec.inner_shape) and \
+                    not isinstance(schema[name].dataType.elementType, T.ArrayType):
+                expected = int(np.prod(spec.inner_shape))
+            checks.append((F.exists(column, lambda e: e.isNull()), F.lit(f"field '{name}' holds null values")))
+            if expected is not None:
+                checks.append((F.size(column) != expected,
+                               F.concat(F.lit(f"field '{name}' has "), F.size(column).cast("string"),
+                                        F.lit(f" values; the model needs {expected}"))))
+    return checks
+
+
+def decode(stream: DataFrame, source, signature: ModelSignature, inputs: Optional[dict]) -> DataFrame:
+    """Decoded model-input columns (+ Kafka metadata) and ERROR, the reason a row cannot be scored."""
+    if isinstance(source, FileSource):
+        checks = _shape_errors(stream.schema, signature, inputs)
+        return stream.withColumn(ERROR, _first_error(checks))
+    meta = [F.col(c) for c in KAFKA_COLUMNS] + [F.col(RAW)]
+    if source.value_format == "tensor":
+        spec = signature.inputs[0]
+        if len(signature.inputs) != 1 or any(d is None for d in spec.inner_shape):
+            raise ConfigError("value_format='tensor' needs a model with one input of fixed shape; use 'json'")
+        size = int(np.prod(spec.inner_shape)) * spec.numpy_dtype.itemsize
+        name = (inputs or {}).get(spec.name, spec.name)
+        checks = [(F.col("value").isNull(), F.lit("message value is null")),
+                  (F.length("value") != size, F.concat(F.lit("message value has "), F.length("value").cast("string"),
+                                                       F.lit(f" bytes; a {spec.dtype} tensor of shape "
+                                                             f"{spec.inner_shape} takes {size}")))]
+        return stream.select(*meta, F.col(RAW).alias(name), _first_error(checks).alias(ERROR))
+    schema = T.StructType.fromDDL(source.schema) if source.schema else _default_json_schema(signature, inputs)
+    parsed = F.from_json(F.col("value").cast("string"), schema, {"mode": "PERMISSIVE"})
+    text = F.col("value").cast("string")
+    decoded = stream.select(*meta, text.alias("_raw"), parsed.alias("_json"))
+    not_json = F.col("_json").isNull() | F.col("_raw").isNull() | \
+        F.coalesce(*[F.col(f"_json.{f.name}").isNotNull() for f in schema.fields], F.lit(False)).eqNullSafe(False)
+    checks = [(not_json, F.concat(F.lit("not a JSON object with the expected fields: "),
+                                  F.coalesce(F.substring("_raw", 1, 200), F.lit("<null>"))))]
+    checks += _shape_errors(schema, signature, inputs)
+    fields = [F.col(f"_json.{f.name}").alias(f.name) for f in schema.fields]
+    return decoded.select("*", *fields).withColumn(ERROR, _first_error(checks)).drop("_raw", "_json")
+
+
+def _first_error(checks):
+    expression = F.lit(None).cast("string")
+    for condition, message in reversed(checks):
+        expression = F.when(condition, message).otherwise(expression)
+    return expression
