@@ -44,3 +44,18 @@ class TensorError(SparkDLError, ValueError):
 
 class StorageError(SparkDLError, OSError):
     """A path on a file system is missing, exists already, or cannot be reached."""
+
+
+def raised_on_executor(error: Exception):
+    """The SparkDLError an executor raised inside `error` (Spark's wrapped task failure), or None.
+
+    Lets the driver re-raise, e.g., a TensorError with its own message instead of a Java stack trace.
+    """
+    import re
+
+    text = str(error)
+    for cls in (TensorError, SchemaError, ConfigError, ModelFormatError, ModelNotFoundError, StorageError):
+        match = re.search(rf"sparkdl\.errors\.{cls.__name__}: (.*)", text)
+        if match:
+            return cls(match.group(1).strip())
+    return None

@@ -49,20 +49,21 @@ def set_weights(model, vector: np.ndarray) -> None:
         variable.assign(value)
 
 
-def _metric_sums(metrics, y, prediction) -> np.ndarray:
+def _metric_sums(metrics, y, prediction):
+    """Sums of each metric over the batch, as one float32 tensor (runs inside tf.function)."""
     sums = []
     for name in metrics:
         if name == "accuracy":
             if prediction.shape[-1] == 1:
-                hits = tf.cast(tf.cast(prediction[:, 0] > 0.5, y.dtype) == tf.reshape(y, [-1]), tf.float32)
+                hits = tf.cast(prediction[:, 0] > 0.5, y.dtype) == tf.reshape(y, [-1])
             else:
-                hits = tf.cast(tf.argmax(prediction, axis=-1) == tf.cast(tf.reshape(y, [-1]), tf.int64), tf.float32)
-            sums.append(tf.reduce_sum(hits))
-        elif name == "mae":
-            sums.append(tf.reduce_sum(tf.reduce_mean(tf.abs(tf.reshape(y, tf.shape(prediction)) - prediction), -1)))
+                hits = tf.argmax(prediction, axis=-1) == tf.cast(tf.reshape(y, [-1]), tf.int64)
+            sums.append(tf.reduce_sum(tf.cast(hits, tf.float32)))
         else:
-            sums.append(tf.reduce_sum(tf.reduce_mean(tf.square(tf.reshape(y, tf.shape(prediction)) - prediction), -1)))
-    return np.array([float(s) for s in sums], np.float64)
+            error = tf.reshape(tf.cast(y, prediction.dtype), tf.shape(prediction)) - prediction
+            error = tf.abs(error) if name == "mae" else tf.square(error)
+            sums.append(tf.reduce_sum(tf.reduce_mean(error, axis=-1)))
+    return tf.stack(sums) if sums else tf.zeros([0])
 
 
 class ShardTrainer:
@@ -78,44 +79,79 @@ class ShardTrainer:
             with tf.GradientTape() as tape:
                 prediction = model(x, training=True)
                 total = tf.reduce_sum(loss_fn(y, prediction))
-            return tape.gradient(total, model.trainable_variables), total, prediction
+            return tape.gradient(total, model.trainable_variables), total, _metric_sums(self.metrics, y, prediction)
 
         @tf.function(reduce_retracing=True)
         def evaluate(x, y):
             prediction = model(x, training=False)
-            return tf.reduce_sum(loss_fn(y, prediction)), prediction
+            return tf.reduce_sum(loss_fn(y, prediction)), _metric_sums(self.metrics, y, prediction)
 
         self._gradient_sum = gradient_sum
         self._evaluate = evaluate
 
     def gradient_sums(self, x, y):
         """(flat gradient of the summed loss, loss sum, metric sums) over all of x, y."""
-        gradients, total, prediction = self._gradient_sum(x, y)
-        return flatten([g.numpy() for g in gradients]), float(total), _metric_sums(self.metrics, y, prediction)
+        gradients, total, metric_sums = self._gradient_sum(x, y)
+        return flatten([g.numpy() for g in gradients]), float(total), metric_sums.numpy().astype(np.float64)
 
     def evaluate(self, x, y):
         """(loss sum, metric sums) over x, y, without training."""
-        total, prediction = self._evaluate(x, y)
-        return float(total), _metric_sums(self.metrics, y, prediction)
+        total, metric_sums = self._evaluate(x, y)
+        return float(total), metric_sums.numpy().astype(np.float64)
 
     def local_steps(self, optimizer, x, y, batch_size: int):
-        """Take one optimizer step per `batch_size` slice of x, y; return (loss sum, metric sums)."""
-        loss_sum, metric_sums = 0.0, np.zeros(len(self.metrics))
+        """Take one optimizer step per `batch_size` slice of x, y from a fresh optimizer state;
+        return (loss sum, metric sums)."""
+        step = self._compiled_step(optimizer)
+        for variable, initial in zip(optimizer.variables, self._optimizer_initial):
+            variable.assign(initial)
+        totals, sums = [], []
         for start in range(0, len(y), batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            gradients, total, prediction = self._gradient_sum(xb, yb)
-            count = tf.cast(len(yb), tf.float32)
-            optimizer.apply_gradients(zip([g / count for g in gradients], self.model.trainable_variables))
-            loss_sum += float(total)
-            metric_sums += _metric_sums(self.metrics, yb, prediction)
-        return loss_sum, metric_sums
+            total, metric_sums = step(_rows(x, start, batch_size), y[start:start + batch_size])
+            totals.append(total)
+            sums.append(metric_sums)
+        return float(np.sum([t.numpy() for t in totals])), np.sum([m.numpy() for m in sums], axis=0)
+
+    def _compiled_step(self, optimizer):
+        """A compiled gradient + update step bound to `optimizer` (built once per optimizer)."""
+        if getattr(self, "_step_for", None) is not optimizer:
+            optimizer.build(self.model.trainable_variables)
+            self._optimizer_initial = [v.numpy() for v in optimizer.variables]
+            model, gradient_sum = self.model, self._gradient_sum
+
+            @tf.function(reduce_retracing=True)
+            def step(x, y):
+                gradients, total, metric_sums = gradient_sum(x, y)
+                count = tf.cast(tf.shape(y)[0], tf.float32)
+                optimizer.apply_gradients(zip([g / count for g in gradients], model.trainable_variables))
+                return total, metric_sums
+
+            self._step, self._step_for = step, optimizer
+        return self._step
 
 
-def apply_mean_gradient(model, optimizer, gradient_sum: np.ndarray, count: int) -> None:
-    """Driver: apply the mean gradient of a round (sum / count) with the Keras optimizer."""
-    variables = model.trainable_variables
-    gradients = [tf.convert_to_tensor(g) for g in unflatten(gradient_sum / np.float32(count), variables)]
-    optimizer.apply_gradients(zip(gradients, variables))
+def _rows(x, start: int, size: int):
+    if isinstance(x, (list, tuple)):
+        return [part[start:start + size] for part in x]
+    return x[start:start + size]
+
+
+class MeanGradientApplier:
+    """Driver: applies a round's mean gradient (sum / count) with the Keras optimizer, compiled."""
+
+    def __init__(self, model, optimizer):
+        self.variables = model.trainable_variables
+        optimizer.build(self.variables)
+
+        @tf.function(reduce_retracing=True)
+        def apply(gradients):
+            optimizer.apply_gradients(zip(gradients, self.variables))
+
+        self._apply = apply
+
+    def __call__(self, gradient_sum: np.ndarray, count: int) -> None:
+        mean = (gradient_sum / count).astype(np.float32)
+        self._apply([tf.convert_to_tensor(g) for g in unflatten(mean, self.variables)])
 
 
 def optimizer_state(optimizer) -> list:
@@ -123,6 +159,7 @@ def optimizer_state(optimizer) -> list:
 
 
 def restore_optimizer(optimizer, model, state: list) -> None:
+    """Driver: put saved optimizer variables back (after building the optimizer for `model`)."""
     optimizer.build(model.trainable_variables)
     for variable, value in zip(optimizer.variables, state):
         variable.assign(value)

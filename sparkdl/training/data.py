@@ -1,13 +1,11 @@
-"""Driver side: lay the training rows out once so that every round reads only its own rows.
+"""Driver side: lay the training rows out once, in a fixed training order.
 
-Each row gets a position `_pos` in the training order (the DataFrame's order, or a seeded shuffle
-of it), computed in the JVM from per-partition counts and `monotonically_increasing_id`, so no
-row passes through Python. Rows are then spread over P partitions by `_pos % P`, sorted by `_pos`
-inside each partition, and cached. Round r reads positions [r*W, (r+1)*W): a filter that the
-in-memory cache answers from its per-batch min/max statistics, so a round hands Python only its
-W rows (W/P per partition) instead of the whole shard. The layout is deterministic: if an
-executor is lost, Spark recomputes the same partitions from lineage, and a retried task sees the
-same rows, which keeps `sync` results identical to a run without the failure.
+Each row gets a position in the training order (the DataFrame's order, or a seeded shuffle of
+it), computed in the JVM from per-partition counts and `monotonically_increasing_id`, so no row
+passes through Python for it. Rows are hash-partitioned over P partitions by position (so every
+round's window of positions is spread evenly, about W/P rows per partition), sorted by position
+inside each partition, and cached; round r covers positions [r*W, (r+1)*W). The layout is deterministic: if an executor is lost, Spark recomputes the same
+partitions from lineage, which keeps `sync` results identical to a run without the failure.
 """
 from __future__ import annotations
 
@@ -19,7 +17,7 @@ from pyspark.sql import functions as F
 
 from ..errors import SchemaError
 
-POSITION = "_sparkdl_pos"
+from .executor import POSITION
 
 
 @dataclass(frozen=True)
@@ -31,9 +29,9 @@ class TrainingData:
     partitions: int
     columns: tuple
 
-    def window(self, start: int, stop: int) -> DataFrame:
-        """The rows at positions [start, stop), without the position column."""
-        return self.df.filter((F.col(POSITION) >= start) & (F.col(POSITION) < stop)).select(*self.columns)
+    def partitions_of(self, partitions) -> DataFrame:
+        """The cached rows (with positions) of the given partitions only."""
+        return self.df.filter(F.spark_partition_id().isin(list(partitions)))
 
     def release(self) -> None:
         self.df.unpersist()
@@ -60,7 +58,7 @@ def prepare(df: DataFrame, columns, partitions: int, shuffle: bool, seed: int) -
     if shuffle:
         selected = _positions(selected).orderBy(F.xxhash64(F.col(POSITION), F.lit(seed))).drop(POSITION)
     laid_out = (_positions(selected)
-                .repartition(partitions, F.col(POSITION) % partitions)
+                .repartition(partitions, F.col(POSITION))
                 .sortWithinPartitions(POSITION)
                 .persist(StorageLevel.MEMORY_AND_DISK))
     rows = laid_out.count()

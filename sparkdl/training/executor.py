@@ -1,9 +1,12 @@
-"""Executor side: one training round over one partition's rows, as a `mapInArrow` function.
+"""Executor side: one training round over one partition's rows.
 
-The task loads the Keras model once per Python worker (the packed model is broadcast once per
-run, unpacked once per executor), sets the round's broadcast weights, reads its rows as tensors
-and returns ONE row: a flat float32 payload (gradient sum in `sync`, sample-weighted weights in
-`average`, empty in `evaluate`), the sample count, the loss sum and the metric sums.
+Fast path (`round_task`): a task of a tiny `parallelize` job memory-maps its partition's shard
+from the executor's disk (shards.py), sets the round's broadcast weights and computes its part.
+Fallback (`fallback_function`, a `mapInArrow` over the cached training rows): used for the
+partitions whose task found no shard; it stores the shard on that executor, then computes the same
+part. Either way the task returns one result: a flat payload (gradient sum in `sync`,
+sample-weighted weights in `average`, empty in `evaluate`), the sample count, the loss sum, the
+metric sums, and the partitions it could not serve.
 """
 from __future__ import annotations
 
@@ -13,20 +16,22 @@ from typing import Any, Optional, Tuple
 import numpy as np
 import pyarrow as pa
 
-from ..errors import TensorError
 from ..inference.cache import ModelRef, local_model_path
 from ..signature import TensorSpec
 from ..tensors import column_to_tensor
+from . import shards
 
 SYNC, AVERAGE, EVALUATE = "sync", "average", "evaluate"
-RESULT_SCHEMA = "payload binary, count long, loss double, metrics binary"
+POSITION = "_sparkdl_pos"
 _trainers = {}
+_optimizers = {}
 
 
 @dataclass(frozen=True)
 class RoundSpec:
     """What every task of a round needs; shipped in the task closure."""
 
+    run_id: str
     model: ModelRef
     weights: Any  # Broadcast of the flat weight vector
     round: int
@@ -36,8 +41,20 @@ class RoundSpec:
     features: Tuple[Tuple[TensorSpec, str], ...]
     label: TensorSpec
     label_column: str
+    start: int = 0  # training positions [start, stop) of this round
+    stop: int = 0
     local_batch: int = 0
     optimizer: Optional[dict] = None  # Keras optimizer config, for `average`
+
+
+def zero(metrics) -> tuple:
+    return np.zeros(0), 0, 0.0, np.zeros(len(metrics)), ()
+
+
+def combine(a: tuple, b: tuple) -> tuple:
+    """Add two partial results (an empty payload counts as zeros)."""
+    payload = b[0] if a[0].size == 0 else a[0] if b[0].size == 0 else a[0] + b[0]
+    return payload, a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
 
 
 def _trainer(spec: RoundSpec):
@@ -54,74 +71,94 @@ def _trainer(spec: RoundSpec):
     return _trainers[key]
 
 
-def _tensors(spec: RoundSpec, table: pa.Table):
+def _optimizer(spec: RoundSpec):
+    key = (spec.run_id, repr(spec.optimizer))
+    if key not in _optimizers:
+        import keras
+
+        _optimizers.clear()
+        _optimizers[key] = keras.optimizers.deserialize(spec.optimizer)
+    return _optimizers[key]
+
+
+def compute(spec: RoundSpec, shard: shards.Shard) -> tuple:
+    """This partition's part of the round, from its shard."""
+    x, y = shard.between(spec.start, spec.stop)
+    rows = len(y)
+    if rows == 0:
+        return zero(spec.metrics)
+    from ..tf import gradients
+
+    trainer = _trainer(spec)
+    gradients.set_weights(trainer.model, spec.weights.value)
+    if spec.mode == SYNC:
+        gradient, loss, metrics = trainer.gradient_sums(x, y)
+        return gradient.astype(np.float64), rows, loss, metrics, ()
+    if spec.mode == AVERAGE:
+        loss, metrics = trainer.local_steps(_optimizer(spec), x, y, spec.local_batch)
+        return gradients.get_weights(trainer.model).astype(np.float64) * rows, rows, loss, metrics, ()
+    loss, metrics = trainer.evaluate(x, y)
+    return np.zeros(0), rows, loss, metrics, ()
+
+
+def round_task(spec: RoundSpec, inputs: int):
+    """The fast path: `mapPartitionsWithIndex` over range(P), one task per training partition."""
+
+    def run(partition: int, _):
+        shard = shards.load(spec.run_id, partition, inputs)
+        yield compute(spec, shard) if shard is not None else (*zero(spec.metrics)[:4], (partition,))
+
+    return run
+
+
+def shard_from_batches(spec: RoundSpec, batches) -> shards.Shard:
+    """Turn a partition's Arrow batches (features, label[, position]) into a checked Shard."""
+    batches = list(batches)
+    if not batches:
+        empty = [np.zeros((0, *s.inner_shape), s.numpy_dtype) for s, _ in spec.features]
+        return shards.Shard(empty, np.zeros((0,), np.float32), np.zeros(0, np.int64))
+    table = pa.Table.from_batches(batches)
+    positions = table.column(POSITION).to_numpy() if POSITION in table.column_names else np.arange(table.num_rows)
     features = []
     for tensor_spec, column in spec.features:
         values = column_to_tensor(table.column(column), column, tensor_spec.numpy_dtype, tensor_spec.inner_shape)
-        if not np.isfinite(values).all():
-            bad = int(np.flatnonzero(~np.isfinite(values.reshape(len(values), -1)).all(axis=1))[0])
-            raise TensorError(f"round {spec.round}: column '{column}' holds NaN or infinity (row {bad} of this "
-                              f"task's rows); clean the data, e.g. df.na.drop() / F.isnan filters, before train()")
-        features.append(values)
+        shards.check_finite(column, values, positions)
+        features.append(np.ascontiguousarray(values))
     label = column_to_tensor(table.column(spec.label_column), spec.label_column, spec.label.numpy_dtype,
                              spec.label.inner_shape)
-    if label.dtype.kind == "f" and not np.isfinite(label).all():
-        raise TensorError(f"round {spec.round}: label column '{spec.label_column}' holds NaN or infinity")
-    return (features[0] if len(features) == 1 else features), label
+    shards.check_finite(spec.label_column, label, positions)
+    return shards.Shard(features, np.ascontiguousarray(label), positions)
 
 
-def _result(payload: np.ndarray, count: int, loss: float, metrics: np.ndarray) -> pa.RecordBatch:
-    return pa.RecordBatch.from_pydict({
-        "payload": pa.array([payload.astype(np.float32).tobytes()], pa.binary()),
-        "count": pa.array([count], pa.int64()), "loss": pa.array([loss], pa.float64()),
-        "metrics": pa.array([np.asarray(metrics, np.float64).tobytes()], pa.binary())})
+RESULT_SCHEMA = "part binary"
 
 
-def run_round(spec: RoundSpec, batches) -> pa.RecordBatch:
-    """Compute this partition's contribution to the round."""
-    from ..tf import gradients
+def _as_batch(result: tuple) -> pa.RecordBatch:
+    import pickle
 
-    batches = list(batches)
-    table = pa.Table.from_batches(batches) if batches else None
-    if table is None or table.num_rows == 0:
-        return _result(np.zeros(0, np.float32), 0, 0.0, np.zeros(len(spec.metrics)))
-    trainer = _trainer(spec)
-    gradients.set_weights(trainer.model, spec.weights.value)
-    x, y = _tensors(spec, table)
-    if spec.mode == SYNC:
-        gradient, loss, metrics = trainer.gradient_sums(x, y)
-        return _result(gradient, table.num_rows, loss, metrics)
-    if spec.mode == AVERAGE:
-        import keras
-
-        optimizer = keras.optimizers.deserialize(spec.optimizer)
-        loss, metrics = trainer.local_steps(optimizer, x, y, spec.local_batch)
-        return _result(gradients.get_weights(trainer.model) * table.num_rows, table.num_rows, loss, metrics)
-    loss, metrics = trainer.evaluate(x, y)
-    return _result(np.zeros(0, np.float32), table.num_rows, loss, metrics)
+    return pa.RecordBatch.from_pydict({"part": pa.array([pickle.dumps(result)], pa.binary())})
 
 
-def round_function(spec: RoundSpec):
-    """The `mapInArrow` function for a round: batches of rows in, one result row out."""
+def fallback_function(spec: RoundSpec, store_only: bool = False):
+    """`mapInArrow` over the cached rows: store this partition's shard on this executor, then
+    compute its part of the round (or, with store_only, just report the row count)."""
+    from pyspark import TaskContext
 
-    def compute(batches):
-        yield run_round(spec, batches)
+    def run(batches):
+        shard = shard_from_batches(spec, batches)
+        shards.store(spec.run_id, TaskContext.get().partitionId(), shard)
+        if store_only:
+            yield _as_batch((np.zeros(0), len(shard.label), 0.0, np.zeros(len(spec.metrics)), ()))
+        else:
+            yield _as_batch(compute(spec, shard))
 
-    return compute
+    return run
 
 
-def decode(row) -> tuple:
-    """Executor/driver: a result Row -> (payload vector, count, loss sum, metric sums)."""
-    return (np.frombuffer(row.payload, np.float32).astype(np.float64), row["count"], row.loss,
-            np.frombuffer(row.metrics, np.float64))
+def evaluate_function(spec: RoundSpec):
+    """`mapInArrow` over validation rows: loss and metric sums of the partition (nothing stored)."""
 
+    def run(batches):
+        yield _as_batch(compute(spec, shard_from_batches(spec, batches)))
 
-def combine(a: tuple, b: tuple) -> tuple:
-    """Add two partial results (empty payloads are zeros)."""
-    if a[0].size == 0:
-        payload = b[0]
-    elif b[0].size == 0:
-        payload = a[0]
-    else:
-        payload = a[0] + b[0]
-    return payload, a[1] + b[1], a[2] + b[2], a[3] + b[3]
+    return run

@@ -1,8 +1,8 @@
 """Driver side: `train()` -- data-parallel training by MapReduce-style rounds.
 
-One round: broadcast the weights -> every partition computes its part over the round's rows
-(`mapInArrow`, see executor.py) -> `treeAggregate` sums the parts -> the driver updates the model
--> the old broadcast is destroyed. Two modes:
+One round: broadcast the weights -> every partition computes its part over the round's rows ->
+`treeAggregate` sums the parts -> the driver updates the model -> the broadcast is destroyed.
+Two modes:
 
 * sync: a round is one global batch of `batch_size` rows. Partitions return gradient sums; the
   driver divides by the count and applies the Keras optimizer. With the same row order, batch
@@ -12,8 +12,10 @@ One round: broadcast the weights -> every partition computes its part over the r
   (a fresh optimizer each round), and the driver averages all weights by sample count. Far fewer
   rounds, so far less overhead, at some cost in accuracy per epoch (see README).
 
-Cost per round is a Spark job (~0.1 s here) plus the compute on the round's rows; rows are laid
-out once (data.py) so a round hands Python only its own rows. Checkpoints (weights, optimizer
+Keeping rounds cheap: the rows are laid out and cached once (data.py), then converted to tensors
+once and kept on each executor's disk (shards.py). A round is then a tiny `parallelize` job that
+ships only the weights plus the compute; a task that lands where its shard is not falls back to
+the cached rows. Checkpoints (weights, optimizer
 state, position) go to any Hadoop path every `checkpoint_every` rounds and at each epoch end;
 an existing checkpoint is resumed from by default. A lost executor is a retried task.
 """
@@ -21,27 +23,45 @@ from __future__ import annotations
 
 import logging
 import math
+import pickle
 import time
+import uuid
 
 import numpy as np
 
-from ..errors import ConfigError, TensorError
+from ..errors import ConfigError, TensorError, raised_on_executor
 from ..inference.cache import ModelRef
 from ..inference.metrics import load_counter
 from . import checkpoint as ckpt
 from .config import TrainConfig, bind_training_columns, resolve_keras_model
 from .data import prepare
-from .executor import AVERAGE, EVALUATE, RESULT_SCHEMA, SYNC, RoundSpec, combine, decode, round_function
+from .executor import (AVERAGE, EVALUATE, RESULT_SCHEMA, SYNC, RoundSpec, combine, evaluate_function,
+                       fallback_function, round_task, zero)
 from .result import TrainResult
 
 log = logging.getLogger("sparkdl")
 
 
-def _aggregate(df, spec: RoundSpec, depth: int = 2):
-    """Run one round's job: mapInArrow per partition, then treeAggregate of the parts."""
-    parts = df.mapInArrow(round_function(spec), RESULT_SCHEMA)
-    zero = (np.zeros(0), 0, 0.0, np.zeros(len(spec.metrics)))
-    return parts.rdd.map(decode).treeAggregate(zero, combine, combine, depth=depth)
+def _collect(parts_df, spec: RoundSpec, result=None) -> tuple:
+    """Add the pickled parts a `mapInArrow` job returned to `result`."""
+    result = result or zero(spec.metrics)
+    for row in parts_df.collect():
+        result = combine(result, pickle.loads(row.part))
+    return result
+
+
+def _run_round(sc, data, spec: RoundSpec) -> tuple:
+    """One round: the fast path over resident shards, then the fallback for partitions without one."""
+    tasks = sc.parallelize(range(data.partitions), data.partitions)
+    result = tasks.mapPartitionsWithIndex(round_task(spec, len(spec.features))) \
+        .treeAggregate(zero(spec.metrics), combine, combine, depth=2)
+    missing = result[4]
+    if missing:
+        log.info("sparkdl: round %d: %d partition(s) ran where their rows were not resident; recomputing them "
+                 "from the cached rows", spec.round, len(missing))
+        parts = data.partitions_of(missing).mapInArrow(fallback_function(spec), RESULT_SCHEMA)
+        result = _collect(parts, spec, (*result[:4], ()))
+    return result
 
 
 def _means(prefix: str, metrics, loss_sum: float, metric_sums, count: int) -> dict:
@@ -87,6 +107,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     data = prepare(df, config.columns, config.partitions, shuffle, seed)
     ref = ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name,
                    broadcast=sc.broadcast(archive.data), loads=load_counter(sc))
+    run_id = uuid.uuid4().hex[:12]
     window = config.batch_size * (config.local_steps if config.mode == AVERAGE else 1)
     rounds_per_epoch = math.ceil(data.rows / window)
     history, start_epoch, start_round = [], 0, 0
@@ -103,15 +124,20 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     local_batch = max(1, config.batch_size // data.partitions)
     optimizer_config = keras.optimizers.serialize(optimizer_obj) if config.mode == AVERAGE else None
 
-    def run(target_df, round_number: int, round_mode: str):
+    def round_spec(round_number: int, round_mode: str, start: int, stop: int, weights=None) -> RoundSpec:
+        return RoundSpec(run_id=run_id, model=ref, weights=weights, round=round_number, mode=round_mode,
+                         loss=config.loss, metrics=config.metrics, features=feature_specs, label=label_spec,
+                         label_column=config.label, start=start, stop=stop, local_batch=local_batch,
+                         optimizer=optimizer_config)
+
+    def with_weights(job, *args):
         weights = sc.broadcast(gradients.get_weights(keras_model))
         try:
-            spec = RoundSpec(model=ref, weights=weights, round=round_number, mode=round_mode, loss=config.loss,
-                             metrics=config.metrics, features=feature_specs, label=label_spec,
-                             label_column=config.label, local_batch=local_batch, optimizer=optimizer_config)
-            return _aggregate(target_df, spec)
+            return job(round_spec(*args, weights=weights))
         finally:
             weights.destroy()
+
+    apply_mean_gradient = gradients.MeanGradientApplier(keras_model, optimizer_obj) if config.mode == SYNC else None
 
     def save_checkpoint(epoch: int, round_in_epoch: int, global_round: int):
         if checkpoint_dir:
@@ -121,6 +147,12 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
                                                       gradients.optimizer_state(optimizer_obj), state), spark)
 
     try:
+        # one pass over the rows: every partition stores its shard on its executor (NaN/inf fail here)
+        try:
+            _collect(data.df.mapInArrow(fallback_function(round_spec(0, SYNC, 0, 0), store_only=True),
+                                        RESULT_SCHEMA), round_spec(0, SYNC, 0, 0))
+        except Exception as error:
+            raise raised_on_executor(error) or error
         for epoch in range(start_epoch, config.epochs):
             started, seen, loss_sum = time.perf_counter(), 0, 0.0
             metric_sums = np.zeros(len(config.metrics))
@@ -128,13 +160,13 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
             for round_in_epoch in range(first, rounds_per_epoch):
                 global_round = epoch * rounds_per_epoch + round_in_epoch
                 lo = round_in_epoch * window
-                payload, count, part_loss, part_metrics = run(data.window(lo, lo + window), global_round,
-                                                              config.mode)
+                payload, count, part_loss, part_metrics, _ = with_weights(
+                    lambda spec: _run_round(sc, data, spec), global_round, config.mode, lo, lo + window)
                 if not math.isfinite(part_loss):
                     raise TensorError(f"round {global_round} (epoch {epoch + 1}): the loss became {part_loss}; "
                                       f"lower the learning rate or check the data for extreme values")
                 if config.mode == SYNC:
-                    gradients.apply_mean_gradient(keras_model, optimizer_obj, payload.astype(np.float32), count)
+                    apply_mean_gradient(payload, count)
                 else:
                     gradients.set_weights(keras_model, (payload / count).astype(np.float32))
                 seen, loss_sum, metric_sums = seen + count, loss_sum + part_loss, metric_sums + part_metrics
@@ -146,7 +178,9 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
                      "samples": seen, "rounds": rounds_per_epoch - first, "seconds": round(seconds, 3),
                      "samples_per_second": seen / seconds if seconds else 0.0}
             if validation_df is not None:
-                _, count, val_loss, val_metrics = run(validation_df.select(*config.columns), -1, EVALUATE)
+                _, count, val_loss, val_metrics, _ = with_weights(
+                    lambda spec: _collect(validation_df.select(*config.columns).mapInArrow(
+                        evaluate_function(spec), RESULT_SCHEMA), spec), -1, EVALUATE, 0, 2 ** 62)
                 stats.update(_means("val_", config.metrics, val_loss, val_metrics, count))
             history.append(stats)
             eta = seconds * (config.epochs - epoch - 1)
