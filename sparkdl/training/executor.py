@@ -16,7 +16,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 import pyarrow as pa
 
-from ..inference.cache import ModelRef, local_model_path
+from ..inference.cache import ModelRef, freeze_loaded_objects, local_model_path
 from ..signature import TensorSpec
 from ..tensors import column_to_tensor
 from . import shards
@@ -68,6 +68,7 @@ def _trainer(spec: RoundSpec):
         model = keras.models.load_model(local_model_path(spec.model), compile=False)
         _trainers.clear()  # one training run at a time per worker: free the previous model
         _trainers[key] = ShardTrainer(model, spec.loss, spec.metrics)
+        freeze_loaded_objects()
     return _trainers[key]
 
 
