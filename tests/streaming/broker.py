@@ -56,8 +56,8 @@ def tansu_broker(log_path: Path):
 def create_topic(bootstrap: str, topic: str, partitions: int = 2) -> None:
     from confluent_kafka.admin import AdminClient, NewTopic
 
-    futures = AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, partitions, 1)])
-    for future in futures.values():
+    admin = AdminClient({"bootstrap.servers": bootstrap})  # keep it alive until the futures resolve
+    for future in admin.create_topics([NewTopic(topic, partitions, 1)]).values():
         future.result(timeout=30)
 
 
