@@ -7,7 +7,9 @@ query's checkpoint, so a restarted query continues with the first uncommitted ba
 """
 from __future__ import annotations
 
+import json
 import logging
+import threading
 import time
 from typing import Optional
 
@@ -20,6 +22,7 @@ from ..inference.binding import bind_inputs, bind_outputs
 from ..inference.executor import ScoringPlan, score_batches
 from ..inference.registry import resolve_model
 from .sinks import ConsoleSink, KafkaSink, ParquetSink
+from . import kafka_source
 from .sources import ERROR, RAW, FileSource, KafkaSource, decode, read_stream
 
 log = logging.getLogger("sparkdl")
@@ -75,7 +78,8 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
     once), KafkaSink(bootstrap, topic) (at least once) or ConsoleSink(). Unscorable messages (not
     JSON, missing fields, wrong tensor size) never stop the stream: they go to `dead_letter` with
     an `error` column (or are logged and counted when it is None). available_now: process what is
-    there, then stop. Everything is validated before the query starts.
+    there (in batches of at most max_records_per_trigger), then stop. Everything is validated
+    before the query starts.
     """
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
     if max_records_per_trigger is not None:
@@ -98,7 +102,40 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
     writer = (decoded.writeStream.option("checkpointLocation", checkpoint_location)
               .foreachBatch(_process(plan, T.StructType(scorable.fields + fields), sink, dead_letter,
                                      isinstance(source, KafkaSource))))
-    writer = writer.trigger(availableNow=True) if available_now else writer.trigger(processingTime=trigger)
+    drain_to = _kafka_end_offsets(source) if available_now and isinstance(source, KafkaSource) else None
+    if drain_to is not None:
+        writer = writer.trigger(processingTime="0 seconds")  # stopped by _stop_when_drained
+    else:
+        writer = writer.trigger(availableNow=True) if available_now else writer.trigger(processingTime=trigger)
     if query_name:
         writer = writer.queryName(query_name)
-    return writer.start()
+    query = writer.start()
+    if drain_to is not None:
+        threading.Thread(target=_stop_when_drained, args=(query, drain_to), daemon=True,
+                         name="sparkdl-available-now").start()
+    return query
+
+
+def _kafka_end_offsets(source: KafkaSource) -> dict:
+    """The topic's current end offsets: what `available_now` drains before stopping."""
+    partitions = kafka_source.topic_partitions(source.bootstrap_servers, source.topic, source.timeout_seconds)
+    marks = kafka_source.watermarks(source.bootstrap_servers, source.topic, partitions, source.timeout_seconds)
+    return {str(p): int(high) for p, (_, high) in marks.items()}
+
+
+def _stop_when_drained(query, targets: dict, poll_seconds: float = 0.2) -> None:
+    """Stop `query` once a committed micro-batch reached `targets`.
+
+    Spark runs a Python source under `Trigger.AvailableNow` as a single Trigger.Once batch, which
+    after a restart is just the re-run of the last uncommitted batch; draining with bounded
+    micro-batches (max_records_per_trigger) needs this instead.
+    """
+    while query.isActive:
+        progress = query.lastProgress
+        if progress and progress["sources"]:
+            end = progress["sources"][0]["endOffset"]
+            end = json.loads(end) if isinstance(end, str) else end
+            if end and all(int(end.get(p, -1)) >= target for p, target in targets.items()):
+                query.stop()
+                return
+        time.sleep(poll_seconds)

@@ -1,0 +1,54 @@
+"""jobs/stream_score.py through spark-submit: the driver is SIGKILLed mid-stream twice, then drained."""
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import models
+from tests.integration.sparkproc import ROOT, SPARK_HOME, spark_env, spark_submit
+from tests.streaming.broker import create_topic, produce
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow]
+TOTAL = 600
+
+
+def _command(broker, topic, model, out, ckpt, extra=()):
+    return ["jobs/stream_score.py", "--model", model, "--kafka-bootstrap", broker, "--input-topic", topic,
+            "--output-path", str(out), "--checkpoint", str(ckpt), "--schema", "id long, features array<float>",
+            "--trigger", "500 milliseconds", "--max-records-per-trigger", "40", *extra]
+
+
+def _batches(out: Path) -> int:
+    return len(list(out.glob("batch_id=*"))) if out.exists() else 0
+
+
+def test_driver_killed_twice_mid_stream_loses_and_duplicates_nothing(spark, broker, tmp_path):
+    _, keras_path, _ = models.save_both(models.mlp(8, 3, seed=12), tmp_path / "m")
+    topic = f"kill-{time.time_ns()}"
+    create_topic(broker, topic, partitions=2)
+    messages = [(str(i).encode(), {"id": i, "features": [float(i % 7)] * 8}) for i in range(TOTAL)]
+    producer = threading.Thread(target=lambda: [produce(broker, topic, messages[i:i + 50]) or time.sleep(0.3)
+                                                for i in range(0, TOTAL, 50)])
+    producer.start()
+    out, ckpt = tmp_path / "out", tmp_path / "ckpt"
+    for attempt in range(2):
+        seen = _batches(out)
+        job = subprocess.Popen([os.path.join(SPARK_HOME, "bin", "spark-submit"), "--master", "local[2]",
+                                "--conf", "spark.ui.enabled=false", *_command(broker, topic, keras_path, out, ckpt)],
+                               stdout=open(tmp_path / f"run{attempt}.log", "w"), stderr=subprocess.STDOUT,
+                               env=spark_env(), cwd=ROOT, start_new_session=True)
+        deadline = time.time() + 180
+        while _batches(out) < seen + 2 and time.time() < deadline and job.poll() is None:
+            time.sleep(0.2)
+        os.killpg(job.pid, signal.SIGKILL)
+        job.wait()
+        assert _batches(out) >= seen + 2, (tmp_path / f"run{attempt}.log").read_text()[-3000:]
+    producer.join()
+    done = spark_submit(["--master", "local[2]", *_command(broker, topic, keras_path, out, ckpt, ["--available-now"])])
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    ids = [r.id for r in spark.read.parquet(str(out)).select("id").collect()]
+    assert len(ids) == TOTAL and sorted(ids) == list(range(TOTAL)), (done.stdout + done.stderr)[-4000:]
