@@ -7,7 +7,6 @@ micro-batch: rows, dead letters, duration, rows/s, end-to-end latency p50/p99 (n
 timestamp). Prints a JSON summary at the end.
 """
 import argparse
-import json
 import signal
 import time
 

@@ -21,8 +21,8 @@ from ..errors import ConfigError
 from ..inference.binding import bind_inputs, bind_outputs
 from ..inference.executor import ScoringPlan, score_batches
 from ..inference.registry import resolve_model
-from .sinks import ConsoleSink, KafkaSink, ParquetSink
 from . import kafka_source
+from .sinks import ConsoleSink, KafkaSink, ParquetSink
 from .sources import ERROR, RAW, FileSource, KafkaSource, decode, read_stream
 
 log = logging.getLogger("sparkdl")

@@ -11,7 +11,6 @@ import numpy as np
 import tensorflow as tf
 
 
-
 def get_loss(name: str):
     """The per-example Keras loss function for `name` (ValueError when unknown)."""
     import keras

@@ -4,8 +4,9 @@ Each row gets a position in the training order (the DataFrame's order, or a seed
 it), computed in the JVM from per-partition counts and `monotonically_increasing_id`, so no row
 passes through Python for it. Rows are hash-partitioned over P partitions by position (so every
 round's window of positions is spread evenly, about W/P rows per partition), sorted by position
-inside each partition, and cached; round r covers positions [r*W, (r+1)*W). The layout is deterministic: if an executor is lost, Spark recomputes the same
-partitions from lineage, which keeps `sync` results identical to a run without the failure.
+inside each partition, and cached; round r covers positions [r*W, (r+1)*W). The layout is
+deterministic: if an executor is lost, Spark recomputes the same partitions from lineage, which
+keeps `sync` results identical to a run without the failure.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ..errors import SchemaError
-
 from .executor import POSITION
 
 

@@ -35,8 +35,18 @@ from ..inference.metrics import load_counter
 from . import checkpoint as ckpt
 from .config import TrainConfig, bind_training_columns, resolve_keras_model
 from .data import prepare
-from .executor import (AVERAGE, EVALUATE, RESULT_SCHEMA, SYNC, RoundSpec, combine, evaluate_function,
-                       fallback_function, round_task, zero)
+from .executor import (
+    AVERAGE,
+    EVALUATE,
+    RESULT_SCHEMA,
+    SYNC,
+    RoundSpec,
+    combine,
+    evaluate_function,
+    fallback_function,
+    round_task,
+    zero,
+)
 from .result import TrainResult
 
 log = logging.getLogger("sparkdl")
