@@ -29,6 +29,8 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/inference.py
+	$(PY) bench/training.py
+	$(PY) bench/streaming.py
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff

@@ -21,6 +21,7 @@ from .errors import (  # noqa: E402
     ModelFormatError,
     ModelNotFoundError,
     SchemaError,
+    SourceUnavailableError,
     SparkDLError,
     StorageError,
     TensorError,
@@ -30,7 +31,7 @@ __all__ = [
     "__version__", "predict", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
     "KerasEstimator", "score_stream", "KafkaSource", "FileSource", "ParquetSink", "KafkaSink", "ConsoleSink",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
-    "SchemaError", "TensorError", "StorageError",
+    "SchemaError", "TensorError", "StorageError", "SourceUnavailableError",
 ]
 
 _LAZY = {

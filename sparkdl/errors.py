@@ -8,7 +8,8 @@
     ├── SchemaError                   DataFrame columns do not fit the model signature
     ├── TensorError                   a batch's values cannot become a tensor (nulls, ragged rows);
     │                                 raised on executors, surfaces inside Spark's task error
-    └── StorageError                  a file system path is missing, exists already, or is unreachable
+    ├── StorageError                  a file system path is missing, exists already, or is unreachable
+    └── SourceUnavailableError        a stream's Kafka broker or topic cannot be reached at start
 
 Every message names the value seen and how to fix it.
 """
@@ -44,6 +45,10 @@ class TensorError(SparkDLError, ValueError):
 
 class StorageError(SparkDLError, OSError):
     """A path on a file system is missing, exists already, or cannot be reached."""
+
+
+class SourceUnavailableError(SparkDLError, ConnectionError):
+    """The stream's source (a Kafka broker, a topic) cannot be reached when the stream starts."""
 
 
 def raised_on_executor(error: Exception):

@@ -19,17 +19,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ..errors import ConfigError, SparkDLError
+from ..errors import ConfigError, SourceUnavailableError
 from ..signature import ModelSignature
 from . import kafka_source
 
 ERROR = "_sparkdl_error"
 KAFKA_COLUMNS = ("key", "topic", "partition", "offset", "timestamp")
 RAW = "value"  # the original message value, kept for the dead-letter output
-
-
-class SourceUnavailableError(SparkDLError):
-    """The stream's source (a Kafka broker, a topic, a directory) cannot be reached."""
 
 
 @dataclass(frozen=True)

@@ -125,7 +125,7 @@ def test_broker_down_is_a_clear_error_within_bounded_time(spark, mlp_model, tmp_
     from tests.streaming.broker import free_port
 
     started = time.time()
-    with pytest.raises(sparkdl.SparkDLError, match=r"cannot reach Kafka at 127\.0\.0\.1:\d+ within 3s"):
+    with pytest.raises(sparkdl.SourceUnavailableError, match=r"cannot reach Kafka at 127\.0\.0\.1:\d+ within 3s"):
         sparkdl.score_stream(spark, mlp_model[1],
                              source=sparkdl.KafkaSource(f"127.0.0.1:{free_port()}", "t", timeout_seconds=3),
                              sink=sparkdl.ParquetSink(str(tmp_path / "out")), checkpoint_location=str(tmp_path / "c"))
