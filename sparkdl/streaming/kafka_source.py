@@ -5,19 +5,36 @@ Used when Spark's own `kafka` connector is not on the classpath. Offsets are a J
 restarted query resumes exactly where its last committed micro-batch ended. Driver-side calls
 (initial/latest offsets) and executor-side reads each open their own short-lived client: Kafka
 clients cannot be pickled, so none is kept on `self`. A read stops once the consumer's position
-reaches the planned end, which also steps over transaction markers.
+reaches the planned end, which also steps over transaction markers. Records reach Spark as Arrow
+record batches of up to READ_BATCH rows, not one Python tuple at a time.
 
 Rows have the schema of Spark's `kafka` source: key, value, topic, partition, offset, timestamp.
 """
 from __future__ import annotations
 
-import datetime
 import uuid
 
+import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
 SCHEMA = "key binary, value binary, topic string, partition int, offset long, timestamp timestamp"
 NAME = "sparkdl_kafka"
+READ_BATCH = 5000  # records per consume() call and per Arrow batch handed to Spark
+ARROW_SCHEMA = pa.schema([("key", pa.binary()), ("value", pa.binary()), ("topic", pa.string()),
+                          ("partition", pa.int32()), ("offset", pa.int64()), ("timestamp", pa.timestamp("us", "UTC"))])
+
+
+def _record_batch(messages, topic: str, partition: int) -> pa.RecordBatch:
+    """Kafka messages -> one Arrow batch with SCHEMA's columns."""
+    rows = len(messages)
+    return pa.RecordBatch.from_arrays([
+        pa.array([m.key() for m in messages], pa.binary()),
+        pa.array([m.value() for m in messages], pa.binary()),
+        pa.array([topic] * rows, pa.string()),
+        pa.array([partition] * rows, pa.int32()),
+        pa.array([m.offset() for m in messages], pa.int64()),
+        pa.array([m.timestamp()[1] * 1000 for m in messages], pa.timestamp("us", "UTC")),
+    ], schema=ARROW_SCHEMA)
 
 
 def _consumer(bootstrap: str, timeout_ms: int):
@@ -111,32 +128,34 @@ class KafkaStreamReader(DataSourceStreamReader):
                 for p in sorted(end, key=int) if int(end[p]) > int(start.get(p, 0))]
 
     def read(self, partition):
+        """Executor: the records of one partition's offset range, as Arrow record batches."""
         from confluent_kafka import TopicPartition
 
         topic, number, first, stop = partition.value
         consumer = _consumer(self.bootstrap, int(self.timeout * 1000))
         try:
             consumer.assign([TopicPartition(topic, number, first)])
-            position, idle = first, 0
+            position, idle = first, 0.0
             while position < stop:
-                message = consumer.poll(1.0)
-                if message is None:
+                messages = consumer.consume(num_messages=min(READ_BATCH, stop - position), timeout=1.0)
+                if not messages:
                     if consumer.position([TopicPartition(topic, number)])[0].offset >= stop:
                         break  # only control records (transaction markers) were left
-                    idle += 1
+                    idle += 1.0
                     if idle > self.timeout:
                         raise RuntimeError(f"Kafka {topic}[{number}]: no record between offsets {position} and "
                                            f"{stop} after {self.timeout:.0f}s; was the topic truncated?")
                     continue
-                if message.error():
-                    raise RuntimeError(f"Kafka {topic}[{number}]: {message.error()}")
-                idle = 0
-                if message.offset() >= stop:
+                idle = 0.0
+                for message in messages:
+                    if message.error():
+                        raise RuntimeError(f"Kafka {topic}[{number}]: {message.error()}")
+                kept = [m for m in messages if m.offset() < stop]
+                if kept:
+                    yield _record_batch(kept, topic, number)
+                    position = kept[-1].offset() + 1
+                if len(kept) < len(messages):
                     break
-                millis = message.timestamp()[1]
-                yield (message.key(), message.value(), topic, number, message.offset(),
-                       datetime.datetime.fromtimestamp(millis / 1000, tz=datetime.timezone.utc))
-                position = message.offset() + 1
         finally:
             consumer.close()
 

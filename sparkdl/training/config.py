@@ -81,9 +81,9 @@ class TrainConfig:
 
 def resolve_keras_model(model, spark):
     """Return (Keras model on the driver, packed archive for executors) for a model or a path."""
-    import keras
+    from ..tf import keras_objects
 
-    if isinstance(model, keras.Model):
+    if keras_objects.is_model(model):
         local = os.path.join(tempfile.mkdtemp(prefix="sparkdl-train-"), "model.keras")
         model.save(local)
         return model, pack(local)
@@ -93,7 +93,7 @@ def resolve_keras_model(model, spark):
         if archive.kind != KERAS:
             raise ModelFormatError(f"training needs a Keras model (a keras.Model or a .keras file), got the "
                                    f"SavedModel {model!r}; SavedModels can be scored but not trained")
-        return keras.models.load_model(local, compile=False), archive
+        return keras_objects.load(local), archive
     raise ConfigError(f"model must be a keras.Model or the path of a .keras file, got {type(model).__name__}")
 
 

@@ -61,11 +61,10 @@ def _trainer(spec: RoundSpec):
     """The worker's ShardTrainer for this model and loss (built once per Python worker)."""
     key = (spec.model.fingerprint, spec.loss, spec.metrics)
     if key not in _trainers:
-        import keras
-
+        from ..tf import keras_objects
         from ..tf.gradients import ShardTrainer
 
-        model = keras.models.load_model(local_model_path(spec.model), compile=False)
+        model = keras_objects.load(local_model_path(spec.model))
         _trainers.clear()  # one training run at a time per worker: free the previous model
         _trainers[key] = ShardTrainer(model, spec.loss, spec.metrics)
         freeze_loaded_objects()
@@ -75,10 +74,10 @@ def _trainer(spec: RoundSpec):
 def _optimizer(spec: RoundSpec):
     key = (spec.run_id, repr(spec.optimizer))
     if key not in _optimizers:
-        import keras
+        from ..tf import keras_objects
 
         _optimizers.clear()
-        _optimizers[key] = keras.optimizers.deserialize(spec.optimizer)
+        _optimizers[key] = keras_objects.optimizer(spec.optimizer)
     return _optimizers[key]
 
 

@@ -95,9 +95,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     validation_df: scored after each epoch (val_loss, val_<metric>). shuffle: train in a seeded
     shuffled order (fixed across epochs) instead of the DataFrame's order.
     """
-    import keras
-
-    from ..tf import gradients
+    from ..tf import gradients, keras_objects
 
     spark = df.sparkSession
     sc = spark.sparkContext
@@ -105,8 +103,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
                          local_steps=local_steps, metrics=metrics, checkpoint_every=checkpoint_every,
                          partitions=partitions or sc.defaultParallelism)
     keras_model, archive = resolve_keras_model(model, spark)
-    optimizer_obj = keras.optimizers.get(optimizer) if not isinstance(optimizer, keras.optimizers.Optimizer) \
-        else optimizer
+    optimizer_obj = keras_objects.optimizer(optimizer)
     feature_specs, label_spec = bind_training_columns(df.schema, keras_model, config)
     if validation_df is not None:
         bind_training_columns(validation_df.schema, keras_model, config)
@@ -132,7 +129,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     else:
         optimizer_obj.build(keras_model.trainable_variables)
     local_batch = max(1, config.batch_size // data.partitions)
-    optimizer_config = keras.optimizers.serialize(optimizer_obj) if config.mode == AVERAGE else None
+    optimizer_config = keras_objects.optimizer_config(optimizer_obj) if config.mode == AVERAGE else None
 
     def round_spec(round_number: int, round_mode: str, start: int, stop: int, weights=None) -> RoundSpec:
         return RoundSpec(run_id=run_id, model=ref, weights=weights, round=round_number, mode=round_mode,
