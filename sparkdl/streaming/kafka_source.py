@@ -12,6 +12,7 @@ Rows have the schema of Spark's `kafka` source: key, value, topic, partition, of
 """
 from __future__ import annotations
 
+import time
 import uuid
 
 import pyarrow as pa
@@ -62,6 +63,33 @@ def topic_partitions(bootstrap: str, topic: str, timeout: float) -> list:
     return sorted(info.partitions)
 
 
+def fetched_high_watermarks(bootstrap: str, topic: str, start: dict, timeout: float) -> dict:
+    """{partition: high watermark} as the brokers' fetch responses report it (driver side).
+
+    Read from a fetch rather than a ListOffsets request: some Kafka-protocol brokers (tansu)
+    answer ListOffsets "latest" wrongly for multi-record batches, and a fetch's high watermark is
+    exact on every broker. The consumer starts at `start`, so the fetch reads little.
+    """
+    from confluent_kafka import TopicPartition
+
+    consumer = _consumer(bootstrap, int(timeout * 1000))
+    try:
+        consumer.assign([TopicPartition(topic, p, max(0, o)) for p, o in start.items()])
+        marks, deadline = {}, time.time() + timeout
+        while len(marks) < len(start):
+            consumer.consume(num_messages=1, timeout=0.05)
+            for p in start:
+                high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]
+                if high >= 0:
+                    marks[p] = high
+            if time.time() > deadline:
+                raise RuntimeError(f"Kafka at {bootstrap}: no fetch response for {topic} partitions "
+                                   f"{sorted(set(start) - set(marks))} within {timeout:.0f}s")
+        return marks
+    finally:
+        consumer.close()
+
+
 def watermarks(bootstrap: str, topic: str, partitions, timeout: float) -> dict:
     """{partition: (low, high)} offsets (driver side)."""
     from confluent_kafka import TopicPartition
@@ -106,9 +134,11 @@ class KafkaStreamReader(DataSourceStreamReader):
 
     def initialOffset(self) -> dict:
         partitions = topic_partitions(self.bootstrap, self.topic, self.timeout)
+        if self.starting == "latest":
+            ends = fetched_high_watermarks(self.bootstrap, self.topic, {p: 0 for p in partitions}, self.timeout)
+            return {str(p): int(o) for p, o in ends.items()}
         marks = watermarks(self.bootstrap, self.topic, partitions, self.timeout)
-        index = 1 if self.starting == "latest" else 0
-        return {str(p): int(marks[p][index]) for p in partitions}
+        return {str(p): int(marks[p][0]) for p in partitions}
 
     def getDefaultReadLimit(self):
         from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxRows
@@ -116,11 +146,9 @@ class KafkaStreamReader(DataSourceStreamReader):
         return ReadMaxRows(self.max_rows) if self.max_rows else ReadAllAvailable()
 
     def latestOffset(self, start: dict, limit=None) -> dict:
-        partitions = [int(p) for p in start] or topic_partitions(self.bootstrap, self.topic, self.timeout)
-        marks = watermarks(self.bootstrap, self.topic, partitions, self.timeout)
-        max_rows = getattr(limit, "max_rows", None)
         current = {int(p): int(o) for p, o in start.items()}
-        end = take(current, {p: int(marks[p][1]) for p in partitions}, max_rows)
+        latest = fetched_high_watermarks(self.bootstrap, self.topic, current, self.timeout)
+        end = take(current, latest, getattr(limit, "max_rows", None))
         return {str(p): int(o) for p, o in end.items()}
 
     def partitions(self, start: dict, end: dict):

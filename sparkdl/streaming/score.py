@@ -119,8 +119,9 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
 def _kafka_end_offsets(source: KafkaSource) -> dict:
     """The topic's current end offsets: what `available_now` drains before stopping."""
     partitions = kafka_source.topic_partitions(source.bootstrap_servers, source.topic, source.timeout_seconds)
-    marks = kafka_source.watermarks(source.bootstrap_servers, source.topic, partitions, source.timeout_seconds)
-    return {str(p): int(high) for p, (_, high) in marks.items()}
+    marks = kafka_source.fetched_high_watermarks(source.bootstrap_servers, source.topic,
+                                                 {p: 0 for p in partitions}, source.timeout_seconds)
+    return {str(p): int(high) for p, high in marks.items()}
 
 
 def _stop_when_drained(query, targets: dict, poll_seconds: float = 0.2) -> None:
