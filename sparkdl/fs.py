@@ -115,30 +115,50 @@ def exists(uri: str, spark=None) -> bool:
     return client.status(path, strict=False) is not None
 
 
-def localize(uri: str, spark=None) -> tuple:
-    """Make `uri` readable as a local path; return (local path, stamp of sizes and mtimes).
+def _plain_local(uri: str, spark) -> Optional[str]:
+    """The local path Python reads directly: no scheme, or file: without a SparkSession."""
+    return _local(uri) or (urlparse(uri).path if spark is None and scheme(uri) == "file" else None)
 
-    Remote models are copied into a fresh temporary directory on the driver.
-    """
-    local = _local(uri) or (urlparse(uri).path if spark is None and scheme(uri) == "file" else None)
+
+def stamp(uri: str, spark=None) -> tuple:
+    """Sizes and modification times of the files under `uri`: changes when the content does."""
+    local = _plain_local(uri, spark)
     if local is not None:
         if not os.path.exists(local):
             raise StorageError(f"{uri!r} does not exist")
         files = [local] if os.path.isfile(local) else sorted(str(p) for p in Path(local).rglob("*") if p.is_file())
-        return local, tuple((f, os.path.getsize(f), os.path.getmtime(f)) for f in files)
+        return tuple((f, os.path.getsize(f), os.path.getmtime(f)) for f in files)
+    if spark is not None:
+        hadoop = _HadoopFS(spark, uri)
+        if not hadoop.exists():
+            raise StorageError(f"{uri!r} does not exist")
+        return hadoop.stamp()
+    client, path = _webhdfs_client(uri)
+    status = client.status(path, strict=False)
+    if status is None:
+        raise StorageError(f"{uri!r} does not exist")
+    return (uri, status.get("modificationTime"), status.get("length"))
+
+
+def localize(uri: str, spark=None) -> str:
+    """Make `uri` readable as a local path; remote files are copied into a fresh temporary directory."""
+    local = _plain_local(uri, spark)
+    if local is not None:
+        if not os.path.exists(local):
+            raise StorageError(f"{uri!r} does not exist")
+        return local
     target_dir = tempfile.mkdtemp(prefix="sparkdl-model-")
     if spark is not None:
         hadoop = _HadoopFS(spark, uri)
         if not hadoop.exists():
             raise StorageError(f"{uri!r} does not exist")
-        return hadoop.copy_to_local(target_dir), hadoop.stamp()
+        return hadoop.copy_to_local(target_dir)
     client, path = _webhdfs_client(uri)
-    status = client.status(path, strict=False)
-    if status is None:
+    if client.status(path, strict=False) is None:
         raise StorageError(f"{uri!r} does not exist")
     target = os.path.join(target_dir, os.path.basename(path.rstrip("/")))
     client.download(path, target)
-    return target, (uri, status.get("modificationTime"), status.get("length"))
+    return target
 
 
 def delete(uri: str, spark=None) -> None:

@@ -75,7 +75,7 @@ class _TFTransformerWriter(MLWriter):
     def saveImpl(self, path: str) -> None:
         spark = self.sparkSession
         source = self.instance.getOrDefault(self.instance.model)
-        local, _ = fs.localize(source, spark)
+        local = fs.localize(source, spark)
         target = f"{path.rstrip('/')}/model/{os.path.basename(local.rstrip('/'))}"
         fs.upload(local, target, spark)
         DefaultParamsWriter.saveMetadata(self.instance, path, self.sc, extraMetadata={"modelPath": target})

@@ -37,7 +37,7 @@ def resolve_model(spark, uri) -> ResolvedModel:
                                  f"model with model.save('model.keras') or model.export('dir') first")
     uri = str(uri)
     try:
-        local, stamp = fs.localize(uri, spark)
+        stamp = fs.stamp(uri, spark)
     except StorageError as error:
         raise ModelNotFoundError(f"cannot read model {uri!r}: {error}. Check the path; a SavedModel "
                                  f"directory or a .keras file is expected") from None
@@ -47,6 +47,7 @@ def resolve_model(spark, uri) -> ResolvedModel:
     if cached is not None and cached[0] == stamp:
         return cached[1]
     started = time.perf_counter()
+    local = fs.localize(uri, spark)  # copies a remote model only when it is new or changed
     archive = pack(local)
     from ..tf.model_io import describe_model
 

@@ -67,7 +67,7 @@ def latest(directory: Optional[str], spark) -> Optional[str]:
 
 def load(uri: str, spark) -> Checkpoint:
     """Read the checkpoint at `uri`."""
-    local, _ = fs.localize(uri, spark)
+    local = fs.localize(uri, spark)
     with np.load(os.path.join(local, "state.npz")) as data:
         weights = data["weights"]
         count = len([k for k in data.files if k.startswith("optimizer_")])

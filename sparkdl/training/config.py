@@ -88,7 +88,7 @@ def resolve_keras_model(model, spark):
         model.save(local)
         return model, pack(local)
     if isinstance(model, (str, os.PathLike)):
-        local, _ = fs.localize(str(model), spark)
+        local = fs.localize(str(model), spark)
         archive = pack(local)
         if archive.kind != KERAS:
             raise ModelFormatError(f"training needs a Keras model (a keras.Model or a .keras file), got the "
