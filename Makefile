@@ -34,7 +34,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff
-	$(PY) -m ruff check sparkdl jobs bench tests scripts
+	$(PY) -m ruff check sparkdl jobs bench tests scripts notebooks
 
 clean:
 	rm -rf $(VENV) demo-output bench-output .pytest_cache

