@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyspark
 
 OUT = Path("demo-output").resolve()
@@ -23,13 +24,14 @@ def main() -> int:
 
     shutil.rmtree(OUT, ignore_errors=True)
     OUT.mkdir()
-    print(f"1/3 writing {ROWS} rows of 64 features to {OUT / 'input'}")
+    print(f"1/3 writing {ROWS} rows (id, 64 features, label) to {OUT / 'input'}")
     table = examples.features_table(ROWS, (64,), seed=0)
-    examples.write_parquet(table, OUT / "input", files=4)
+    x = np.stack(table.column("features").to_numpy(zero_copy_only=False))
+    labels = x[:, :10].argmax(axis=1).astype(np.int32)  # which of the first 10 features is largest
+    examples.write_parquet(table.append_column("label", pa.array(labels)), OUT / "input", files=4)
 
-    print("2/3 training a small Keras classifier (label: which of the first 10 features is largest)")
-    x = np.stack(table.column("features").to_numpy(zero_copy_only=False))[:20_000]
-    y = x[:, :10].argmax(axis=1)
+    print("2/3 training a small Keras classifier on 20,000 of the rows")
+    x, y = x[:20_000], labels[:20_000]
     model = example_models.mlp(64, 10, hidden=(64,))
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(x, y, epochs=6, batch_size=256, verbose=0)

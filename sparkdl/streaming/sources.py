@@ -19,7 +19,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from ..errors import ConfigError, SourceUnavailableError
+from .. import fs
+from ..errors import ConfigError, SourceUnavailableError, StorageError
 from ..signature import ModelSignature
 from . import kafka_source
 
@@ -67,6 +68,9 @@ def _native_kafka_available(spark) -> bool:
 def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFrame:
     """Open the streaming DataFrame for `source`; fail fast when a Kafka broker is unreachable."""
     if isinstance(source, FileSource):
+        if not fs.exists(source.path, spark):
+            raise StorageError(f"FileSource path {source.path!r} does not exist; create the directory (files may "
+                               f"land in it later) or fix the path and its scheme")
         reader = spark.readStream.format(source.format)
         if source.schema:
             reader = reader.schema(source.schema)
