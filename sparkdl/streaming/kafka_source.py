@@ -6,7 +6,9 @@ restarted query resumes exactly where its last committed micro-batch ended. Driv
 (initial/latest offsets) and executor-side reads each open their own short-lived client: Kafka
 clients cannot be pickled, so none is kept on `self`. A read stops once the consumer's position
 reaches the planned end, which also steps over transaction markers. Records reach Spark as Arrow
-record batches of up to READ_BATCH rows, not one Python tuple at a time.
+record batches of up to READ_BATCH rows, not one Python tuple at a time. A micro-batch's offset
+ranges are grouped into at most `maxTasks` Spark tasks (score_stream: one per core), since a task
+per Kafka partition makes small batches pay many task start-ups.
 
 Rows have the schema of Spark's `kafka` source: key, value, topic, partition, offset, timestamp.
 """
@@ -122,6 +124,18 @@ def take(start: dict, latest: dict, max_rows) -> dict:
     return end
 
 
+def group_ranges(ranges: list, groups: int) -> list:
+    """Split (topic, partition, first, stop) ranges into at most `groups` lists with similar record
+    counts (largest first, each to the lightest list), so a micro-batch of a topic with many
+    partitions runs as a few Spark tasks instead of one small task per Kafka partition."""
+    buckets = [[0, []] for _ in range(max(1, min(groups, len(ranges))))]
+    for item in sorted(ranges, key=lambda r: r[3] - r[2], reverse=True):
+        lightest = min(buckets, key=lambda bucket: bucket[0])
+        lightest[0] += item[3] - item[2]
+        lightest[1].append(item)
+    return [sorted(bucket[1]) for bucket in buckets if bucket[1]]
+
+
 class KafkaStreamReader(DataSourceStreamReader):
     """Driver: plans offset ranges per micro-batch. Executors: read one partition's range."""
 
@@ -131,6 +145,7 @@ class KafkaStreamReader(DataSourceStreamReader):
         self.starting = options.get("startingOffsets", "earliest")
         self.max_rows = int(options["maxRecordsPerTrigger"]) if options.get("maxRecordsPerTrigger") else None
         self.timeout = float(options.get("timeoutSeconds", "10"))
+        self.max_tasks = int(options.get("maxTasks", "0")) or 1_000_000
 
     def initialOffset(self) -> dict:
         partitions = topic_partitions(self.bootstrap, self.topic, self.timeout)
@@ -152,47 +167,53 @@ class KafkaStreamReader(DataSourceStreamReader):
         return {str(p): int(o) for p, o in end.items()}
 
     def partitions(self, start: dict, end: dict):
-        return [InputPartition((self.topic, int(p), int(start.get(p, 0)), int(end[p])))
-                for p in sorted(end, key=int) if int(end[p]) > int(start.get(p, 0))]
+        ranges = [(self.topic, int(p), int(start.get(p, 0)), int(end[p]))
+                  for p in sorted(end, key=int) if int(end[p]) > int(start.get(p, 0))]
+        return [InputPartition(group) for group in group_ranges(ranges, self.max_tasks)]
 
     def read(self, partition):
-        """Executor: the records of one partition's offset range, as Arrow record batches."""
-        from confluent_kafka import TopicPartition
-
-        topic, number, first, stop = partition.value
+        """Executor: the records of this task's offset ranges, as Arrow record batches."""
         consumer = _consumer(self.bootstrap, int(self.timeout * 1000))
         try:
-            consumer.assign([TopicPartition(topic, number, first)])
-            position, idle = first, 0.0
-            while position < stop:
-                messages = consumer.consume(num_messages=min(READ_BATCH, stop - position), timeout=1.0)
-                if not messages:
-                    if consumer.position([TopicPartition(topic, number)])[0].offset >= stop:
-                        break  # only control records (transaction markers) were left
-                    idle += 1.0
-                    if idle > self.timeout:
-                        raise RuntimeError(f"Kafka {topic}[{number}]: no record between offsets {position} and "
-                                           f"{stop} after {self.timeout:.0f}s; was the topic truncated?")
-                    continue
-                idle = 0.0
-                for message in messages:
-                    if message.error():
-                        raise RuntimeError(f"Kafka {topic}[{number}]: {message.error()}")
-                kept = [m for m in messages if m.offset() < stop]
-                if kept:
-                    yield _record_batch(kept, topic, number)
-                    position = kept[-1].offset() + 1
-                if len(kept) < len(messages):
-                    break
+            for topic, number, first, stop in partition.value:
+                yield from self._read_range(consumer, topic, number, first, stop)
         finally:
             consumer.close()
+
+    def _read_range(self, consumer, topic: str, number: int, first: int, stop: int):
+        """Executor: records [first, stop) of one Kafka partition, as Arrow record batches."""
+        from confluent_kafka import TopicPartition
+
+        consumer.assign([TopicPartition(topic, number, first)])
+        position, idle = first, 0.0
+        while position < stop:
+            messages = consumer.consume(num_messages=min(READ_BATCH, stop - position), timeout=1.0)
+            if not messages:
+                if consumer.position([TopicPartition(topic, number)])[0].offset >= stop:
+                    break  # only control records (transaction markers) were left
+                idle += 1.0
+                if idle > self.timeout:
+                    raise RuntimeError(f"Kafka {topic}[{number}]: no record between offsets {position} and "
+                                       f"{stop} after {self.timeout:.0f}s; was the topic truncated?")
+                continue
+            idle = 0.0
+            for message in messages:
+                if message.error():
+                    raise RuntimeError(f"Kafka {topic}[{number}]: {message.error()}")
+            kept = [m for m in messages if m.offset() < stop]
+            if kept:
+                yield _record_batch(kept, topic, number)
+                position = kept[-1].offset() + 1
+            if len(kept) < len(messages):
+                break
 
     def commit(self, end: dict) -> None:
         """Nothing to do: Spark's checkpoint holds the offsets."""
 
 
 class KafkaDataSource(DataSource):
-    """Options: bootstrap, topic, startingOffsets (earliest|latest), maxRecordsPerTrigger, timeoutSeconds."""
+    """Options: bootstrap, topic, startingOffsets (earliest|latest), maxRecordsPerTrigger, timeoutSeconds,
+    maxTasks (Spark tasks per micro-batch; default: one per Kafka partition)."""
 
     @classmethod
     def name(cls) -> str:

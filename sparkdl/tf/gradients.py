@@ -43,9 +43,11 @@ def get_weights(model) -> np.ndarray:
     return flatten([v.numpy() for v in model.weights])
 
 
-def set_weights(model, vector: np.ndarray) -> None:
+def set_weights(model, vector: np.ndarray) -> int:
+    """Assign the model's weights from the front of `vector`; return how many values it used."""
     for variable, value in zip(model.weights, unflatten(vector, model.weights)):
         variable.assign(value)
+    return sum(int(np.prod(v.shape)) for v in model.weights)
 
 
 def _metric_sums(metrics, y, prediction):
@@ -98,41 +100,36 @@ class ShardTrainer:
         total, metric_sums = self._evaluate(x, y)
         return float(total), metric_sums.numpy().astype(np.float64)
 
-    def local_steps(self, optimizer, x, y, batch_size: int):
-        """Take one optimizer step per `batch_size` slice of x, y from a fresh optimizer state;
-        return (loss sum, metric sums)."""
-        step = self._compiled_step(optimizer)
-        for variable, initial in zip(optimizer.variables, self._optimizer_initial):
-            variable.assign(initial)
-        totals, sums = [], []
-        for start in range(0, len(y), batch_size):
-            total, metric_sums = step(_rows(x, start, batch_size), y[start:start + batch_size])
-            totals.append(total)
-            sums.append(metric_sums)
-        return float(np.sum([t.numpy() for t in totals])), np.sum([m.numpy() for m in sums], axis=0)
+    def local_steps(self, optimizer, optimizer_vector, x, y, batch_size: int):
+        """Take one optimizer step per `batch_size` slice of x, y, starting from the optimizer state
+        in `optimizer_vector` (see `optimizer_vector`); return (loss sum, metric sums). All steps
+        run in one compiled loop: no Python between steps."""
+        steps = self._compiled_steps(optimizer)
+        set_optimizer_vector(optimizer, optimizer_vector)
+        total, metric_sums = steps(x, y, tf.constant(batch_size, tf.int32))
+        return float(total), metric_sums.numpy().astype(np.float64)
 
-    def _compiled_step(self, optimizer):
-        """A compiled gradient + update step bound to `optimizer` (built once per optimizer)."""
-        if getattr(self, "_step_for", None) is not optimizer:
+    def _compiled_steps(self, optimizer):
+        """The compiled local-steps loop bound to `optimizer` (built once per optimizer)."""
+        if getattr(self, "_steps_for", None) is not optimizer:
             optimizer.build(self.model.trainable_variables)
-            self._optimizer_initial = [v.numpy() for v in optimizer.variables]
-            model, gradient_sum = self.model, self._gradient_sum
+            model, gradient_sum, metrics = self.model, self._gradient_sum, len(self.metrics)
 
             @tf.function(reduce_retracing=True)
-            def step(x, y):
-                gradients, total, metric_sums = gradient_sum(x, y)
-                count = tf.cast(tf.shape(y)[0], tf.float32)
-                optimizer.apply_gradients(zip([g / count for g in gradients], model.trainable_variables))
-                return total, metric_sums
+            def steps(x, y, batch_size):
+                total, sums = tf.constant(0.0), tf.zeros([metrics])
+                for start in tf.range(0, tf.shape(y)[0], batch_size):
+                    y_batch = y[start:start + batch_size]
+                    x_batch = [part[start:start + batch_size] for part in x] if isinstance(x, (list, tuple)) \
+                        else x[start:start + batch_size]
+                    gradients, batch_total, batch_sums = gradient_sum(x_batch, y_batch)
+                    count = tf.cast(tf.shape(y_batch)[0], tf.float32)
+                    optimizer.apply_gradients(zip([g / count for g in gradients], model.trainable_variables))
+                    total, sums = total + batch_total, sums + batch_sums
+                return total, sums
 
-            self._step, self._step_for = step, optimizer
-        return self._step
-
-
-def _rows(x, start: int, size: int):
-    if isinstance(x, (list, tuple)):
-        return [part[start:start + size] for part in x]
-    return x[start:start + size]
+            self._steps, self._steps_for = steps, optimizer
+        return self._steps
 
 
 class MeanGradientApplier:
@@ -151,6 +148,19 @@ class MeanGradientApplier:
     def __call__(self, gradient_sum: np.ndarray, count: int) -> None:
         mean = (gradient_sum / count).astype(np.float32)
         self._apply([tf.convert_to_tensor(g) for g in unflatten(mean, self.variables)])
+
+
+def optimizer_vector(optimizer) -> np.ndarray:
+    """The optimizer's variables (step count, moments, ...) as one flat float32 vector, so that
+    `average` mode averages them across partitions like the weights."""
+    return flatten([v.numpy() for v in optimizer.variables])
+
+
+def set_optimizer_vector(optimizer, vector: np.ndarray) -> None:
+    """Put a vector from `optimizer_vector` back; integer variables (the step count) are rounded."""
+    for variable, value in zip(optimizer.variables, unflatten(vector, optimizer.variables)):
+        dtype = np.dtype(variable.dtype)
+        variable.assign(np.rint(value).astype(dtype) if dtype.kind in "iu" else value.astype(dtype))
 
 
 def optimizer_state(optimizer) -> list:

@@ -5,7 +5,7 @@ from the executor's disk (shards.py), sets the round's broadcast weights and com
 Fallback (`fallback_function`, a `mapInArrow` over the cached training rows): used for the
 partitions whose task found no shard; it stores the shard on that executor, then computes the same
 part. Either way the task returns one result: a flat payload (gradient sum in `sync`,
-sample-weighted weights in `average`, empty in `evaluate`), the sample count, the loss sum, the
+sample-weighted weights and optimizer state in `average`, empty in `evaluate`), the sample count, the loss sum, the
 metric sums, and the partitions it could not serve.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ class RoundSpec:
 
     run_id: str
     model: ModelRef
-    weights: Any  # Broadcast of the flat weight vector
+    weights: Any  # Broadcast of the flat weights (then the optimizer state, in `average`)
     round: int
     mode: str
     loss: str
@@ -90,13 +90,16 @@ def compute(spec: RoundSpec, shard: shards.Shard) -> tuple:
     from ..tf import gradients
 
     trainer = _trainer(spec)
-    gradients.set_weights(trainer.model, spec.weights.value)
+    vector = spec.weights.value
+    weight_count = gradients.set_weights(trainer.model, vector)
     if spec.mode == SYNC:
         gradient, loss, metrics = trainer.gradient_sums(x, y)
-        return gradient.astype(np.float64), rows, loss, metrics, ()
-    if spec.mode == AVERAGE:
-        loss, metrics = trainer.local_steps(_optimizer(spec), x, y, spec.local_batch)
-        return gradients.get_weights(trainer.model).astype(np.float64) * rows, rows, loss, metrics, ()
+        return gradient, rows, loss, metrics, ()  # float32: half the bytes of float64 per round
+    if spec.mode == AVERAGE:  # the vector holds the weights, then the optimizer's state
+        optimizer = _optimizer(spec)
+        loss, metrics = trainer.local_steps(optimizer, vector[weight_count:], x, y, spec.local_batch)
+        state = np.concatenate([gradients.get_weights(trainer.model), gradients.optimizer_vector(optimizer)])
+        return state * np.float32(rows), rows, loss, metrics, ()
     loss, metrics = trainer.evaluate(x, y)
     return np.zeros(0), rows, loss, metrics, ()
 

@@ -9,7 +9,8 @@ Two modes:
   size, initial weights and plain SGD this is single-process training, to float tolerance.
 * average (model averaging / local SGD): a round covers `local_steps` global batches. Each
   partition takes `local_steps` optimizer steps of batch_size/P rows from the broadcast weights
-  (a fresh optimizer each round), and the driver averages all weights by sample count. Far fewer
+  and optimizer state, and the driver averages both (weights, moments, step count) by sample
+  count, so adaptive optimizers keep their state across rounds. Far fewer
   rounds, so far less overhead, at some cost in accuracy per epoch (see README).
 
 Keeping rounds cheap: the rows are laid out and cached once (data.py), then converted to tensors
@@ -137,8 +138,15 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
                          label_column=config.label, start=start, stop=stop, local_batch=local_batch,
                          optimizer=optimizer_config)
 
+    def training_state() -> np.ndarray:
+        """What a round broadcasts: the weights, plus the optimizer state that `average` averages."""
+        weights = gradients.get_weights(keras_model)
+        if config.mode != AVERAGE:
+            return weights
+        return np.concatenate([weights, gradients.optimizer_vector(optimizer_obj)])
+
     def with_weights(job, *args):
-        weights = sc.broadcast(gradients.get_weights(keras_model))
+        weights = sc.broadcast(training_state())
         try:
             return job(round_spec(*args, weights=weights))
         finally:
@@ -175,7 +183,8 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
                 if config.mode == SYNC:
                     apply_mean_gradient(payload, count)
                 else:
-                    gradients.set_weights(keras_model, (payload / count).astype(np.float32))
+                    mean = (payload / count).astype(np.float32)
+                    gradients.set_optimizer_vector(optimizer_obj, mean[gradients.set_weights(keras_model, mean):])
                 seen, loss_sum, metric_sums = seen + count, loss_sum + part_loss, metric_sums + part_metrics
                 if config.checkpoint_every and (round_in_epoch + 1) % config.checkpoint_every == 0 \
                         and round_in_epoch + 1 < rounds_per_epoch:
