@@ -2,7 +2,9 @@
 
 Each micro-batch (a `foreachBatch` call) is decoded, split into rows that can be scored and rows
 that cannot (the dead letters), scored with the same executor function and per-worker model cache
-as `predict`, and written to the sink keyed by the batch id. The Kafka offsets live in the
+as `predict`, and written to the sink keyed by the batch id. One Spark job per micro-batch: the
+counts and latencies come back through accumulators, and only a batch that holds unscorable rows
+reads its offsets a second time to write them to the dead-letter output. The Kafka offsets live in the
 query's checkpoint, so a restarted query continues with the first uncommitted batch.
 """
 from __future__ import annotations
@@ -13,6 +15,10 @@ import threading
 import time
 from typing import Optional
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyspark.accumulators import AccumulatorParam
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -29,42 +35,63 @@ log = logging.getLogger("sparkdl")
 SINKS = (ParquetSink, KafkaSink, ConsoleSink)
 
 
-def _batch_stats(batch, has_timestamps: bool) -> dict:
-    """Counts and Kafka-timestamp percentiles of a micro-batch, in one small job."""
-    columns = [F.count(F.lit(1)).alias("rows"), F.count(F.col(ERROR)).alias("dead")]
-    if has_timestamps:
-        seconds = F.col("timestamp").cast("double")
-        columns.append(F.percentile_approx(seconds, [0.01, 0.5], 1000).alias("ts"))
-    return batch.agg(*columns).first().asDict()
+class _Samples(AccumulatorParam):
+    """Accumulates lists (of Kafka timestamps, in seconds) from executors."""
+
+    def zero(self, value):
+        return []
+
+    def addInPlace(self, value1, value2):
+        value1.extend(value2)
+        return value1
+
+
+def _scored_good_rows(plan: ScoringPlan, rows, dead, stamps, has_timestamps: bool):
+    """Executor: drop the rows that cannot be scored (counting them) and score the rest, in one
+    pass; the accumulators give the driver the batch's counts and timestamps without another job."""
+    score = score_batches(plan)
+
+    def run(batches):
+        def good(batches):
+            for batch in batches:
+                errors = batch.column(ERROR)
+                rows.add(batch.num_rows)
+                dead.add(batch.num_rows - errors.null_count)
+                batch = batch.filter(pc.is_null(errors))
+                if has_timestamps and batch.num_rows:
+                    seconds = batch.column("timestamp").cast(pa.int64()).to_numpy() / 1e6
+                    stamps.add(seconds[:: max(1, len(seconds) // 2000)].tolist())  # at most ~2000 per batch
+                keep = [i for i, name in enumerate(batch.schema.names) if name not in (ERROR, RAW)]
+                yield batch.select(keep)
+
+        yield from score(good(batches))
+
+    return run
 
 
 def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_timestamps: bool):
     def process(batch_df, batch_id: int) -> None:
         started = time.time()
-        batch = batch_df.persist()
-        try:
-            stats = _batch_stats(batch, has_timestamps)
-            if stats["rows"] == 0:
-                return
-            good = batch.filter(F.col(ERROR).isNull()).drop(ERROR, RAW)
-            sink.write(good.mapInArrow(score_batches(plan), schema), batch_id)
-            if stats["dead"]:
-                bad = batch.filter(F.col(ERROR).isNotNull()).withColumnRenamed(ERROR, "error")
-                if dead_letter is not None:
-                    dead_letter.write(bad, batch_id)
-                else:
-                    first = bad.select("error").first()[0]
-                    log.warning("sparkdl: batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
-                                batch_id, stats["dead"], first)
-        finally:
-            batch.unpersist()
+        sc = batch_df.sparkSession.sparkContext
+        rows, dead, stamps = sc.accumulator(0), sc.accumulator(0), sc.accumulator([], _Samples())
+        sink.write(batch_df.mapInArrow(_scored_good_rows(plan, rows, dead, stamps, has_timestamps), schema),
+                   batch_id)
+        if dead.value:  # rare: read the batch's rows again (same offsets) for the unscorable ones
+            bad = batch_df.filter(F.col(ERROR).isNotNull()).withColumnRenamed(ERROR, "error")
+            if dead_letter is not None:
+                dead_letter.write(bad, batch_id)
+            else:
+                log.warning("sparkdl: batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
+                            batch_id, dead.value, bad.select("error").first()[0])
+        if rows.value == 0:
+            return
         finished = time.time()
         latency = ""
-        if has_timestamps and stats.get("ts"):
-            p01, p50 = stats["ts"]
+        if stamps.value:
+            p01, p50 = np.percentile(stamps.value, [1, 50])
             latency = f" | latency p50 {finished - p50:.2f}s p99 {finished - p01:.2f}s"
-        log.info("sparkdl: batch %d: %d rows (%d dead letters) in %.2fs, %.0f rows/s%s", batch_id, stats["rows"],
-                 stats["dead"], finished - started, stats["rows"] / max(finished - started, 1e-6), latency)
+        log.info("sparkdl: batch %d: %d rows (%d dead letters) in %.2fs, %.0f rows/s%s", batch_id, rows.value,
+                 dead.value, finished - started, rows.value / max(finished - started, 1e-6), latency)
 
     return process
 

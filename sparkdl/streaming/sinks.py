@@ -67,5 +67,10 @@ class ConsoleSink:
     rows: int = 20
 
     def write(self, df: DataFrame, batch_id: int) -> None:
-        print(f"-------- micro-batch {batch_id} --------")
-        df.show(self.rows, truncate=60)
+        """Score the whole batch (so its counts are complete), then print its first rows."""
+        df = df.persist()
+        try:
+            print(f"-------- micro-batch {batch_id}: {df.count()} rows --------")
+            df.show(self.rows, truncate=60)
+        finally:
+            df.unpersist()

@@ -97,7 +97,7 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
     reader = (spark.readStream.format(kafka_source.NAME).option("bootstrap", source.bootstrap_servers)
               .option("topic", source.topic).option("startingOffsets", source.starting_offsets)
               .option("timeoutSeconds", str(source.timeout_seconds))
-              .option("maxTasks", str(spark.sparkContext.defaultParallelism)))  # one task per core, not per partition
+              .option("maxTasks", str(spark.sparkContext.defaultParallelism)))  # a task per core, not per partition
     if max_records_per_trigger:
         reader = reader.option("maxRecordsPerTrigger", str(max_records_per_trigger))
     return reader.load()

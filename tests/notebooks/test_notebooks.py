@@ -75,7 +75,7 @@ def test_streaming_notebook(tmp_path, broker):
                         messages=6000)
     assert "scored rows: 6000, distinct ids: 6000, dead letters: 2" in done.stdout
     assert "console query active: False" in done.stdout
-    assert "-------- micro-batch 0 --------" in done.stdout
+    assert "-------- micro-batch 0: " in done.stdout
 
 
 def test_runner_names_the_failing_cell(tmp_path):
