@@ -70,6 +70,8 @@ def _scored_good_rows(plan: ScoringPlan, rows, dead, stamps, has_timestamps: boo
 
 
 def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_timestamps: bool):
+    """The foreachBatch function (driver): score and write one micro-batch, then log its figures."""
+
     def process(batch_df, batch_id: int) -> None:
         started = time.time()
         sc = batch_df.sparkSession.sparkContext
