@@ -91,6 +91,13 @@ def fetched_high_watermarks(bootstrap: str, topic: str, start: dict, timeout: fl
         consumer.close()
 
 
+def end_offsets(bootstrap: str, topic: str, timeout: float) -> dict:
+    """{"<partition>": offset after the last record} for every partition of `topic` (driver side)."""
+    partitions = topic_partitions(bootstrap, topic, timeout)
+    ends = fetched_high_watermarks(bootstrap, topic, {p: 0 for p in partitions}, timeout)
+    return {str(p): int(o) for p, o in ends.items()}
+
+
 def watermarks(bootstrap: str, topic: str, partitions, timeout: float) -> dict:
     """{partition: (low, high)} offsets (driver side)."""
     from confluent_kafka import TopicPartition
@@ -136,7 +143,7 @@ def group_ranges(ranges: list, groups: int) -> list:
 
 
 class KafkaStreamReader(DataSourceStreamReader):
-    """Driver: plans offset ranges per micro-batch. Executors: read one partition's range."""
+    """Driver: plans offset ranges per micro-batch. Executors: read a task's group of ranges."""
 
     def __init__(self, options):
         self.bootstrap = options["bootstrap"]
@@ -147,10 +154,9 @@ class KafkaStreamReader(DataSourceStreamReader):
         self.max_tasks = int(options.get("maxTasks", "0")) or 1_000_000
 
     def initialOffset(self) -> dict:
-        partitions = topic_partitions(self.bootstrap, self.topic, self.timeout)
         if self.starting == "latest":
-            ends = fetched_high_watermarks(self.bootstrap, self.topic, {p: 0 for p in partitions}, self.timeout)
-            return {str(p): int(o) for p, o in ends.items()}
+            return end_offsets(self.bootstrap, self.topic, self.timeout)
+        partitions = topic_partitions(self.bootstrap, self.topic, self.timeout)
         marks = watermarks(self.bootstrap, self.topic, partitions, self.timeout)
         return {str(p): int(marks[p][0]) for p in partitions}
 

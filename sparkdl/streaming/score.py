@@ -131,7 +131,8 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
     writer = (decoded.writeStream.option("checkpointLocation", checkpoint_location)
               .foreachBatch(_process(plan, T.StructType(scorable.fields + fields), sink, dead_letter,
                                      isinstance(source, KafkaSource))))
-    drain_to = _kafka_end_offsets(source) if available_now and isinstance(source, KafkaSource) else None
+    drain_to = kafka_source.end_offsets(source.bootstrap_servers, source.topic, source.timeout_seconds) \
+        if available_now and isinstance(source, KafkaSource) else None
     if drain_to is not None:
         writer = writer.trigger(processingTime="0 seconds")  # stopped by _stop_when_drained
     else:
@@ -143,14 +144,6 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
         threading.Thread(target=_stop_when_drained, args=(query, drain_to), daemon=True,
                          name="sparkdl-available-now").start()
     return query
-
-
-def _kafka_end_offsets(source: KafkaSource) -> dict:
-    """The topic's current end offsets: what `available_now` drains before stopping."""
-    partitions = kafka_source.topic_partitions(source.bootstrap_servers, source.topic, source.timeout_seconds)
-    marks = kafka_source.fetched_high_watermarks(source.bootstrap_servers, source.topic,
-                                                 {p: 0 for p in partitions}, source.timeout_seconds)
-    return {str(p): int(high) for p, high in marks.items()}
 
 
 def _stop_when_drained(query, targets: dict, poll_seconds: float = 0.2) -> None:
