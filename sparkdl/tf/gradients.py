@@ -153,7 +153,7 @@ class MeanGradientApplier:
 def optimizer_vector(optimizer) -> np.ndarray:
     """The optimizer's variables (step count, moments, ...) as one flat float32 vector, so that
     `average` mode averages them across partitions like the weights."""
-    return flatten([v.numpy() for v in optimizer.variables])
+    return flatten(optimizer_state(optimizer))
 
 
 def set_optimizer_vector(optimizer, vector: np.ndarray) -> None:
