@@ -3,14 +3,15 @@
   (a) single-process TensorFlow over a pyarrow Parquet read (all cores; the limit on this machine)
   (b) Spark's pyspark.ml.functions.predict_batch_udf, Parquet -> Parquet, with the predict function
       Spark's docs show (model.predict); (b') the same with a compiled call, for reference
-  (c) sparkdl.predict, Parquet -> Parquet
+  (c) sparkdl.predict with its defaults (each worker measures its fastest rows per call),
+      Parquet -> Parquet; (c 1024) the same with batch_size=1024, the size (b) uses
   (c bin) CNN only: sparkdl.predict over the same images stored as raw float32 bytes (a binary
       column), the layout sparkdl reads without per-value work in the JVM or Python
 
 Models and data are generated here: MLP 64 -> 256 -> 256 -> 10 over 1M rows, and CNN
 32x32x3 -> conv32 -> pool -> conv64 -> pool -> 128 -> 10 over 100k rows (a flat array<float> of
-3072 per row, reshaped by each scorer). Prints a table and the ratios c/a and c/b; writes it as
-JSON to bench-output/inference.json.
+3072 per row, reshaped by each scorer). Prints a table and the ratios c/a, c/b and (c 1024)/b;
+writes it as JSON to bench-output/inference.json.
 
     python bench/inference.py [--mlp-rows N] [--cnn-rows N] [--skip-tuned]
 """
@@ -122,7 +123,8 @@ def scorers(kind: str, rows: int, tuned: bool) -> dict:
     model_path, data_path, shape = build(kind, rows)
     udf = batch_udf_scorer(model_path, shape, tuned=False)
     chosen = {"b": (data_path, lambda df: df.withColumn("prediction", udf("features"))),
-              "c": (data_path, lambda df: sparkdl.predict(df, model_path, batch_size=BATCH))}
+              "c": (data_path, lambda df: sparkdl.predict(df, model_path)),
+              "c_1024": (data_path, lambda df: sparkdl.predict(df, model_path, batch_size=BATCH))}
     if tuned:
         tuned_udf = batch_udf_scorer(model_path, shape, tuned=True)
         chosen["b_tuned"] = (data_path, lambda df: df.withColumn("prediction", tuned_udf("features")))
@@ -142,6 +144,7 @@ def measure(kind: str, rows: int, tuned: bool) -> dict:
         spark.stop()
     result["c/a"] = result["c"] / result["a"]
     result["c/b"] = result["c"] / result["b"]
+    result["c_1024/b"] = result["c_1024"] / result["b"]
     if "c_binary" in result:
         result["c_binary/b"] = result["c_binary"] / result["b"]
     return result
@@ -157,11 +160,11 @@ def main():
     results = [measure("mlp", args.mlp_rows, not args.skip_tuned), measure("cnn", args.cnn_rows, not args.skip_tuned)]
     nan = float("nan")
     print(f"{'model':<5} {'rows':>9} {'(a) TF':>8} {'(b) udf':>8} {'(b tuned)':>10} {'(c) sparkdl':>12} "
-          f"{'c/a':>6} {'c/b':>6} {'(c bin)':>8} {'c bin/b':>8}   (rows/s)")
+          f"{'c/a':>6} {'c/b':>6} {'(c 1024)':>9} {'c1024/b':>8} {'(c bin)':>8} {'c bin/b':>8}   (rows/s)")
     for r in results:
         print(f"{r['model']:<5} {r['rows']:>9} {r['a']:>8.0f} {r['b']:>8.0f} {r.get('b_tuned', nan):>10.0f} "
-              f"{r['c']:>12.0f} {r['c/a']:>6.2f} {r['c/b']:>6.2f} {r.get('c_binary', nan):>8.0f} "
-              f"{r.get('c_binary/b', nan):>8.2f}")
+              f"{r['c']:>12.0f} {r['c/a']:>6.2f} {r['c/b']:>6.2f} {r['c_1024']:>9.0f} {r['c_1024/b']:>8.2f} "
+              f"{r.get('c_binary', nan):>8.0f} {r.get('c_binary/b', nan):>8.2f}")
     (OUT / "inference.json").write_text(json.dumps(results, indent=2))
 
 

@@ -19,7 +19,8 @@ def parse_args(argv=None):
     parser.add_argument("--output-format", default="parquet", choices=_cli.OUTPUT_FORMATS)
     parser.add_argument("--inputs", help="model input=column pairs, e.g. features=x,mask=m")
     parser.add_argument("--outputs", help="model output=column pairs, e.g. output_0=score")
-    parser.add_argument("--batch-size", type=_cli.positive, default=1024, help="rows per model call")
+    parser.add_argument("--batch-size", type=_cli.positive, default=None,
+                        help="rows per model call (default: each worker measures the fastest)")
     parser.add_argument("--partitions", type=_cli.positive, help="repartition the input to N partitions")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     return parser.parse_args(argv)

@@ -35,7 +35,8 @@ def parse_args(argv=None):
     parser.add_argument("--starting-offsets", default="earliest", choices=("earliest", "latest"))
     parser.add_argument("--inputs", help="model input=field pairs")
     parser.add_argument("--outputs", help="model output=column pairs")
-    parser.add_argument("--batch-size", type=_cli.positive, default=1024)
+    parser.add_argument("--batch-size", type=_cli.positive, default=None,
+                        help="rows per model call (default: each worker measures the fastest)")
     parser.add_argument("--available-now", action="store_true", help="process what is there, then exit")
     return parser.parse_args(argv)
 

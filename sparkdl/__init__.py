@@ -3,9 +3,9 @@
 Public API (importing sparkdl does not import TensorFlow; executors import it when they load a
 model):
 
-    predict(df, model, *, inputs=None, outputs=None, batch_size=1024) -> DataFrame
+    predict(df, model, *, inputs=None, outputs=None, batch_size=None) -> DataFrame
     TFTransformer(model=..., inputs=..., outputs=..., batchSize=...)    Spark ML stage
-    register_udf(spark, name, model, *, outputs=None, batch_size=1024)  Spark SQL function
+    register_udf(spark, name, model, *, outputs=None, batch_size=None)  Spark SQL function
     model_loads(spark) -> int                                           loads on executors so far
     train(df, model, *, features, label, loss, ...) -> TrainResult      distributed training
     KerasEstimator(...)                                                 Spark ML Estimator -> TFTransformer

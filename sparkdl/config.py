@@ -53,14 +53,16 @@ class PredictConfig:
 
     inputs:  model input name -> DataFrame column (None: match by name / the single tensor column)
     outputs: model output name -> new column (None: `prediction`, or one column per output)
-    batch_size: rows per model call on the executors
+    batch_size: rows per model call on the executors; None lets each Python worker time its first
+        calls and keep the fastest size for the model and device (see sparkdl.tf.call_size)
     """
 
     inputs: Optional[Pairs] = None
     outputs: Optional[Pairs] = None
-    batch_size: int = 1024
+    batch_size: Optional[int] = None
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", parse_mapping(self.inputs, "inputs"))
         object.__setattr__(self, "outputs", parse_mapping(self.outputs, "outputs"))
-        positive_int(self.batch_size, "batch_size")
+        if self.batch_size is not None:
+            positive_int(self.batch_size, "batch_size")

@@ -27,27 +27,31 @@ def _mapping_param(name: str, doc: str) -> Param:
 class TFTransformer(Transformer, MLWritable, MLReadable):
     """Adds model predictions to a DataFrame, like `sparkdl.predict`, as a Pipeline stage.
 
-    TFTransformer(model="hdfs:///models/m.keras", inputs={"x": "features"}, outputs=None, batchSize=1024)
+    TFTransformer(model="hdfs:///models/m.keras", inputs={"x": "features"}, outputs=None, batchSize=None)
     """
 
     model = Param(Params._dummy(), "model", "path or URI of a SavedModel directory or .keras file",
                   typeConverter=TypeConverters.toString)
     inputs = _mapping_param("inputs", "JSON object: model input name -> column (empty: automatic)")
     outputs = _mapping_param("outputs", "JSON object: model output name -> new column (empty: automatic)")
-    batchSize = Param(Params._dummy(), "batchSize", "rows per model call", typeConverter=TypeConverters.toInt)
+    batchSize = Param(Params._dummy(), "batchSize", "rows per model call (unset: measured per worker)",
+                      typeConverter=TypeConverters.toInt)
 
-    def __init__(self, model=None, inputs=None, outputs=None, batchSize=1024):
+    def __init__(self, model=None, inputs=None, outputs=None, batchSize=None):
         super().__init__()
-        self._setDefault(inputs="", outputs="", batchSize=1024)
+        self._setDefault(inputs="", outputs="", batchSize=None)
         self.setParams(model=model, inputs=inputs, outputs=outputs, batchSize=batchSize)
 
-    def setParams(self, model=None, inputs=None, outputs=None, batchSize=1024):
+    def setParams(self, model=None, inputs=None, outputs=None, batchSize=None):
         """Set the params; mappings are validated now, the model when the stage runs."""
         config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batchSize)
         if model is not None:
             self._set(model=str(model))
-        self._set(inputs=json.dumps(dict(config.inputs or ())), outputs=json.dumps(dict(config.outputs or ())),
-                  batchSize=config.batch_size)
+        self._set(inputs=json.dumps(dict(config.inputs or ())), outputs=json.dumps(dict(config.outputs or ())))
+        if config.batch_size is None:
+            self.clear(self.batchSize)  # the default, None: measured per worker (Spark ML cannot set None)
+        else:
+            self._set(batchSize=config.batch_size)
         return self
 
     def _mapping(self, param):

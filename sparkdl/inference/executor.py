@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 from dataclasses import dataclass
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 import pyarrow as pa
 
@@ -28,7 +28,7 @@ class ScoringPlan:
     model: ModelRef
     inputs: Tuple[Tuple[TensorSpec, str], ...]   # (model input, source column)
     outputs: Tuple[Tuple[str, str], ...]          # (model output name, new column)
-    batch_size: int
+    batch_size: Optional[int]  # None: measured per worker (sparkdl.tf.call_size)
 
 
 def _prepare_worker(threads: int) -> None:

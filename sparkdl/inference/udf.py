@@ -8,6 +8,8 @@ Arguments are the model inputs in signature order. A single-output model returns
 """
 from __future__ import annotations
 
+from typing import Optional
+
 import pyarrow as pa
 from pyspark.sql import types as T
 
@@ -29,7 +31,7 @@ def _arrow_udf():
     return arrow_udf
 
 
-def register_udf(spark, name: str, model, *, outputs=None, batch_size: int = 1024):
+def register_udf(spark, name: str, model, *, outputs=None, batch_size: Optional[int] = None):
     """Register `model` as the SQL function `name`; also return it for use in DataFrame code."""
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"UDF name must be a SQL identifier like 'score_model', got {name!r}")

@@ -100,7 +100,7 @@ def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_tim
 
 def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs=None, outputs=None,
                  trigger: str = "1 second", max_records_per_trigger: Optional[int] = None,
-                 available_now: bool = False, dead_letter=None, batch_size: int = 1024, query_name=None):
+                 available_now: bool = False, dead_letter=None, batch_size: Optional[int] = None, query_name=None):
     """Start scoring a stream; return the running StreamingQuery.
 
     source: KafkaSource(...) or FileSource(...). sink / dead_letter: ParquetSink(path) (exactly

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import weakref
 
 import numpy as np
 import tensorflow as tf
 
+from .call_size import CallSizeTuner
 from .model_io import LoadedModel
 
 log = logging.getLogger("sparkdl")
 _threads_configured = None
+_tuners: "weakref.WeakKeyDictionary[LoadedModel, CallSizeTuner]" = weakref.WeakKeyDictionary()
 
 
 def configure_threads(threads: int) -> None:
@@ -41,16 +44,39 @@ def enable_memory_growth() -> None:
             pass  # already initialized
 
 
-def predict_in_batches(model: LoadedModel, inputs: dict, batch_size: int, device: str) -> dict:
-    """Score `inputs` ({name: array of n rows}) in slices of `batch_size` rows on `device`."""
+def call_size_tuner(model: LoadedModel, device: str) -> CallSizeTuner:
+    """The tuner of `model` in this process; it lives as long as the loaded model."""
+    if model not in _tuners:
+        _tuners[model] = CallSizeTuner(label=f"model on {device or 'the default device'}",
+                                       gpu="GPU" in (device or "").upper())
+    return _tuners[model]
+
+
+def predict_in_batches(model: LoadedModel, inputs: dict, batch_size, device: str) -> dict:
+    """Score `inputs` ({name: array of n rows}) on `device` in calls of `batch_size` rows.
+
+    batch_size None: calls of the size this worker measured fastest for `model` (see call_size).
+    """
     rows = len(next(iter(inputs.values())))
     if rows == 0:
         return {spec.name: np.zeros((0,) + tuple(d or 0 for d in spec.inner_shape), spec.numpy_dtype)
                 for spec in model.signature.outputs}
-    parts = []
+    tuner = None if batch_size else call_size_tuner(model, device)
+    parts, start = [], 0
     with tf.device(device) if device else contextlib.nullcontext():
-        for start in range(0, rows, batch_size):
-            parts.append(model({name: array[start:start + batch_size] for name, array in inputs.items()}))
+        while start < rows:
+            size = batch_size or tuner.next_size()
+            chunk = {name: array[start:start + size] for name, array in inputs.items()}
+            started = tuner.clock() if tuner else 0.0
+            try:
+                parts.append(model(chunk))
+            except tf.errors.ResourceExhaustedError:
+                if tuner is not None and tuner.out_of_memory(size):
+                    continue
+                raise
+            if tuner is not None:
+                tuner.record(min(size, rows - start), tuner.clock() - started)
+            start += size
     if len(parts) == 1:
         return parts[0]
     return {name: np.concatenate([part[name] for part in parts]) for name in parts[0]}
