@@ -8,13 +8,14 @@ default) lets each Python worker measure instead of guessing.
 
 The measurement is the worker's first real calls, so no rows are scored twice. The search climbs
 from 256 rows to larger sizes while each is faster than the best so far, then from 256 down to
-smaller sizes in the same way (throughput against call size rises, peaks and falls). Each size it visits gets one
-untimed call (TensorFlow builds its kernels for a new shape), then timed calls, at least
-`MIN_TIMED_CALLS` and `MIN_TIMED_SECONDS` in all, of which the fastest counts. On a CPU calls are
-timed in this process's CPU seconds: Spark's JVM and the other tasks' workers share the cores
-(here two workers and two JVM task threads share 2), and wall time would measure their load, not
-the call size. On a GPU it is wall time. Running out of device memory ends the search below the
-failing size. The choice lasts as long as the loaded model, that is the life of the worker.
+smaller sizes in the same way (throughput against call size rises, peaks and falls). Each size
+it visits gets one untimed call (TensorFlow builds its kernels for a new shape), then timed calls,
+at least `MIN_TIMED_CALLS` and `MIN_TIMED_SECONDS` in all, of which the fastest counts. On a CPU,
+calls are timed in this process's CPU seconds: Spark's JVM and the other tasks' workers share
+the cores (here two workers and two JVM task threads share 2), and wall time would measure their
+load, not the call size. On a GPU it is wall time. Running out of device memory ends the search
+below the failing size. The choice lasts as long as the loaded model (the life of the worker)
+and is logged once: "sparkdl: model on ... scores in calls of N rows (...)".
 """
 from __future__ import annotations
 
