@@ -21,6 +21,8 @@ def parse_args(argv=None):
     parser.add_argument("--outputs", help="model output=column pairs, e.g. output_0=score")
     parser.add_argument("--batch-size", type=_cli.positive, default=None,
                         help="rows per model call (default: each worker measures the fastest)")
+    parser.add_argument("--keep", type=_cli.column_list,
+                        help="input columns to write with the predictions, e.g. id,ts (default: all)")
     parser.add_argument("--partitions", type=_cli.positive, help="repartition the input to N partitions")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     return parser.parse_args(argv)
@@ -34,7 +36,8 @@ def main(argv=None) -> dict:
     df = _cli.read_table(spark, args.input, args.input_format)
     if args.partitions:
         df = df.repartition(args.partitions)
-    scored = sparkdl.predict(df, args.model, inputs=args.inputs, outputs=args.outputs, batch_size=args.batch_size)
+    scored = sparkdl.predict(df, args.model, inputs=args.inputs, outputs=args.outputs, batch_size=args.batch_size,
+                             keep=args.keep)
     _cli.claim_output(spark, args.output, args.overwrite)
     started = time.perf_counter()
     try:

@@ -3,7 +3,7 @@
 Public API (importing sparkdl does not import TensorFlow; executors import it when they load a
 model):
 
-    predict(df, model, *, inputs=None, outputs=None, batch_size=None) -> DataFrame
+    predict(df, model, *, inputs=None, outputs=None, batch_size=None, keep=None) -> DataFrame
     TFTransformer(model=..., inputs=..., outputs=..., batchSize=...)    Spark ML stage
     register_udf(spark, name, model, *, outputs=None, batch_size=None)  Spark SQL function
     model_loads(spark) -> int                                           loads on executors so far

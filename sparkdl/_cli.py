@@ -31,6 +31,14 @@ def positive(text: str) -> int:
     return value
 
 
+def column_list(text: str) -> list:
+    """argparse type: comma-separated column names, at least one."""
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected column names like id,ts, got {text!r}")
+    return names
+
+
 def session(app_name: str):
     """The SparkSession spark-submit configured (master, conf), with quiet logs."""
     from pyspark.sql import SparkSession

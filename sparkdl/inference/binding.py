@@ -10,7 +10,7 @@ from typing import Optional, Tuple
 import numpy as np
 from pyspark.sql import types as T
 
-from ..errors import SchemaError, TensorError
+from ..errors import ConfigError, SchemaError, TensorError
 from ..signature import ModelSignature, TensorSpec
 from ..tensors import check_cast, is_flat_feed
 
@@ -129,3 +129,20 @@ def bind_outputs(schema: T.StructType, signature: ModelSignature, outputs: Optio
                           f"with outputs={{'<model output>': '<new column>'}} or drop them first")
     fields = [T.StructField(column, spark_type(specs[name]), nullable=False) for name, column in named]
     return named, fields
+
+
+def bind_keep(schema: T.StructType, keep) -> Optional[Tuple[str, ...]]:
+    """Return the input columns to return with the predictions (None: all), or raise an error."""
+    if keep is None:
+        return None
+    names = [keep] if isinstance(keep, str) else keep
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
+        raise ConfigError(f"keep must be a list of column names, e.g. keep=['id'], got {keep!r}")
+    duplicated = sorted({n for n in names if names.count(n) > 1})
+    if duplicated:
+        raise ConfigError(f"keep: each column may appear once, but {duplicated} appear more than once")
+    missing = [n for n in names if n not in schema.names]
+    if missing:
+        raise SchemaError(f"keep names column(s) {missing}, which the DataFrame does not have; "
+                          f"its columns are {schema.names}")
+    return tuple(names)

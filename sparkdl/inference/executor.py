@@ -29,6 +29,7 @@ class ScoringPlan:
     inputs: Tuple[Tuple[TensorSpec, str], ...]   # (model input, source column)
     outputs: Tuple[Tuple[str, str], ...]          # (model output name, new column)
     batch_size: Optional[int]  # None: measured per worker (sparkdl.tf.call_size)
+    keep: Optional[Tuple[str, ...]] = None  # input columns returned with the predictions; None: all
 
 
 def _prepare_worker(threads: int) -> None:
@@ -67,16 +68,17 @@ def score_columns(plan: ScoringPlan, model, device, columns) -> list:
 
 
 def score_batches(plan: ScoringPlan):
-    """Build the `mapInArrow` function: record batches in, the same batches plus predictions out."""
+    """Build the `mapInArrow` function: record batches in; their `plan.keep` columns plus predictions out."""
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model, device = open_model(plan)
         names = None
         for batch in batches:
             if names is None:
-                names = batch.schema.names + [column for _, column in plan.outputs]
+                kept = batch.schema.names if plan.keep is None else list(plan.keep)
+                names = kept + [column for _, column in plan.outputs]
             inputs = [batch.column(source) for _, source in plan.inputs]
             predictions = score_columns(plan, model, device, inputs)
-            yield pa.RecordBatch.from_arrays(batch.columns + predictions, names=names)
+            yield pa.RecordBatch.from_arrays([batch.column(name) for name in kept] + predictions, names=names)
 
     return score

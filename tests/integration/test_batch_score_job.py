@@ -38,11 +38,12 @@ def test_job_scores_a_parquet_table(job_inputs):
     root, _, saved_dir, data, expected = job_inputs
     output = root / "scored"
     done = _score(["--model", f"file://{saved_dir}", "--input", f"file://{data}", "--output", f"file://{output}",
-                   "--outputs", "output_0=score", "--batch-size", "100", "--partitions", "4"])
+                   "--outputs", "output_0=score", "--batch-size", "100", "--partitions", "4", "--keep", "id"])
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["rows"] == 500 and summary["rows_per_second"] > 0 and summary["output"] == f"file://{output}"
     _check_output(output, expected)
+    assert pq.read_table(output).column_names == ["id", "score"]  # --keep id: the input tensor is not written
 
 
 @pytest.mark.parametrize("case, message", [

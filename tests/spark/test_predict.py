@@ -1,6 +1,7 @@
 """`sparkdl.predict` on a real local[2] SparkSession against direct Keras calls."""
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
 import sparkdl
 from sparkdl import ConfigError, ModelFormatError, ModelNotFoundError, SchemaError
@@ -72,6 +73,29 @@ def test_cnn_fed_from_a_flat_array_column(spark, cnn, rng):
     images = rng.normal(size=(30, 8, 8, 3)).astype(np.float32)
     rows = sparkdl.predict(_frame(spark, pixels=images.reshape(30, -1)), keras_path).orderBy("id").collect()
     np.testing.assert_allclose(_column(rows, "prediction"), model(images).numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_keep_returns_only_the_named_input_columns(spark, cnn, rng):
+    model, keras_path, _ = cnn
+    images = rng.normal(size=(30, 8, 8, 3)).astype(np.float32)
+    df = _frame(spark, pixels=images.reshape(30, -1)).withColumn("label", F.col("id") % 3)
+    scored = sparkdl.predict(df, keras_path, keep=["label", "id"])
+    assert scored.columns == ["label", "id", "prediction"]
+    rows = scored.orderBy("id").collect()
+    assert [row["label"] for row in rows] == [i % 3 for i in range(30)]
+    np.testing.assert_allclose(_column(rows, "prediction"), model(images).numpy(), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("keep, error, message", [
+    (["id", "nope"], SchemaError, r"keep names column\(s\) \['nope'\], which the DataFrame does not have; "
+                                  r"its columns are \['id', 'pixels'\]"),
+    (["id", "id"], ConfigError, r"keep: each column may appear once, but \['id'\]"),
+    ([3], ConfigError, r"keep must be a list of column names, e.g. keep=\['id'\], got \[3\]"),
+])
+def test_bad_keep_fails_before_scoring(spark, cnn, keep, error, message):
+    df = spark.createDataFrame([(1, [1.0] * 192)], "id long, pixels array<float>")
+    with pytest.raises(error, match=message):
+        sparkdl.predict(df, cnn[1], keep=keep)
 
 
 def test_flat_array_of_the_wrong_size_fails_before_scoring(spark, cnn):

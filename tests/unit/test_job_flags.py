@@ -27,3 +27,10 @@ def test_stream_job_takes_a_file_directory_as_source():
                                                 "json", "--schema", "id long", "--output-path", "out",
                                                 "--checkpoint", "ckpt"])
     assert (args.input_path, args.input_format, args.input_topic) == ("landing", "json", None)
+
+
+def test_batch_job_keep_takes_a_column_list():
+    job = load_job("batch_score")
+    args = job.parse_args(["--model", "m.keras", "--input", "in", "--output", "out", "--keep", "id, ts"])
+    assert args.keep == ["id", "ts"]
+    assert job.parse_args(["--model", "m.keras", "--input", "in", "--output", "out"]).keep is None
