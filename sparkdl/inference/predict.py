@@ -95,7 +95,7 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
     batch_size: rows per model call on the executors. None (default): each Python worker times its
         first calls at 32 to 4096 rows and keeps the fastest size for this model and device.
     keep: the input columns to return, e.g. ['id']. Default: all. Large tensor columns left out
-        are not sent back from Python, which saves a copy per value (the CNN benchmark: +40%).
+        are not sent back from Python (on the CNN benchmark: 1.9x the rows/s of keeping all).
 
     Raises a SparkDLError subclass on the driver, before any scoring job, when the model cannot
     be read or the columns do not fit its signature. Works on streaming DataFrames too.
