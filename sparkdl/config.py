@@ -33,11 +33,15 @@ def parse_mapping(value, what: str) -> Optional[Pairs]:
     for name, column in value.items():
         if not isinstance(name, str) or not isinstance(column, str) or not name or not column:
             raise ConfigError(f"{what}: names and columns must be non-empty strings, got {name!r}: {column!r}")
-    columns = list(value.values())
+    reject_repeated_columns(list(value.values()), what)
+    return tuple(sorted(value.items()))
+
+
+def reject_repeated_columns(columns: list, what: str) -> None:
+    """Raise ConfigError naming the columns that appear more than once in `columns`."""
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
         raise ConfigError(f"{what}: each column may appear once, but {duplicated} appear more than once")
-    return tuple(sorted(value.items()))
 
 
 def positive_int(value, what: str) -> int:

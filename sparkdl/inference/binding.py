@@ -10,6 +10,7 @@ from typing import Optional, Tuple
 import numpy as np
 from pyspark.sql import types as T
 
+from ..config import reject_repeated_columns
 from ..errors import ConfigError, SchemaError, TensorError
 from ..signature import ModelSignature, TensorSpec
 from ..tensors import check_cast, is_flat_feed
@@ -138,9 +139,7 @@ def bind_keep(schema: T.StructType, keep) -> Optional[Tuple[str, ...]]:
     names = [keep] if isinstance(keep, str) else keep
     if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) and n for n in names):
         raise ConfigError(f"keep must be a list of column names, e.g. keep=['id'], got {keep!r}")
-    duplicated = sorted({n for n in names if names.count(n) > 1})
-    if duplicated:
-        raise ConfigError(f"keep: each column may appear once, but {duplicated} appear more than once")
+    reject_repeated_columns(list(names), "keep")
     missing = [n for n in names if n not in schema.names]
     if missing:
         raise SchemaError(f"keep names column(s) {missing}, which the DataFrame does not have; "
