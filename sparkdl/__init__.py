@@ -37,7 +37,7 @@ __all__ = [
 _LAZY = {
     "predict": ("sparkdl.inference.predict", "predict"),
     "register_udf": ("sparkdl.inference.udf", "register_udf"),
-    "model_loads": ("sparkdl.inference.metrics", "model_loads"),
+    "model_loads": ("sparkdl.runtime.models", "model_loads"),
     "TFTransformer": ("sparkdl.ml", "TFTransformer"),
     "KerasEstimator": ("sparkdl.ml", "KerasEstimator"),
     "train": ("sparkdl.training.train", "train"),

@@ -6,19 +6,15 @@ Arrow record batch turn the bound columns into tensors (no per-row Python), scor
 """
 from __future__ import annotations
 
-import logging
-import sys
 from dataclasses import dataclass
 from typing import Iterator, Optional, Tuple
 
 import pyarrow as pa
 
+from ..runtime.models import ModelRef, get_model
+from ..runtime.worker import prepare_task
 from ..signature import TensorSpec
 from ..tensors import column_to_tensor, tensor_to_column
-from .cache import ModelRef, get_model
-from .placement import current_placement
-
-_worker_ready = False
 
 
 @dataclass(frozen=True)
@@ -32,28 +28,9 @@ class ScoringPlan:
     keep: Optional[Tuple[str, ...]] = None  # input columns returned with the predictions; None: all
 
 
-def _prepare_worker(threads: int) -> None:
-    """Once per Python worker: logging to the executor's stderr and TensorFlow's thread budget."""
-    global _worker_ready
-    if _worker_ready:
-        return
-    log = logging.getLogger("sparkdl")
-    if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
-    from ..tf.runner import configure_threads, enable_memory_growth
-
-    configure_threads(threads)
-    enable_memory_growth()
-    _worker_ready = True
-
-
 def open_model(plan: ScoringPlan):
     """Place this task and return (model, device) for it."""
-    placement = current_placement()
-    _prepare_worker(placement.threads)
+    placement = prepare_task()
     return get_model(plan.model, placement.device), placement.device
 
 

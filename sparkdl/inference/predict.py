@@ -10,11 +10,11 @@ from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import SchemaError
+from ..runtime.models import resolve_model
+from ..runtime.schema import bind_inputs, bind_keep, bind_outputs, unwrap_arrays
 from ..signature import TensorSpec
 from ..tensors import is_flat_feed
-from .binding import bind_inputs, bind_keep, bind_outputs, unwrap_arrays
 from .executor import ScoringPlan, score_batches
-from .registry import resolve_model
 
 
 def plan_scoring(df: DataFrame, model, config: PredictConfig, keep=None):

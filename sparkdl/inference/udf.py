@@ -15,9 +15,9 @@ from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import ConfigError
-from .binding import bind_outputs
+from ..runtime.models import resolve_model
+from ..runtime.schema import bind_outputs
 from .executor import ScoringPlan, open_model, score_columns
-from .registry import resolve_model
 
 
 def _arrow_udf():

@@ -24,9 +24,9 @@ from pyspark.sql import types as T
 
 from ..config import PredictConfig, positive_int
 from ..errors import ConfigError
-from ..inference.binding import bind_inputs, bind_outputs
 from ..inference.executor import ScoringPlan, score_batches
-from ..inference.registry import resolve_model
+from ..runtime.models import resolve_model
+from ..runtime.schema import bind_inputs, bind_outputs
 from . import kafka_source
 from .sinks import ConsoleSink, KafkaSink, ParquetSink
 from .sources import ERROR, RAW, FileSource, KafkaSource, decode, read_stream

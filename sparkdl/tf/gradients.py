@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
+from .keras_objects import on_device
+
 
 def get_loss(name: str):
     """The per-example Keras loss function for `name` (ValueError when unknown)."""
@@ -70,9 +72,10 @@ def _metric_sums(metrics, y, prediction):
 class ShardTrainer:
     """Compiled gradient and evaluation functions for one model and loss (one per Python worker)."""
 
-    def __init__(self, model, loss: str, metrics=()):
+    def __init__(self, model, loss: str, metrics=(), device=None):
         self.model = model
         self.metrics = tuple(metrics)
+        self.device = device
         loss_fn = get_loss(loss)
 
         @tf.function(reduce_retracing=True)
@@ -92,21 +95,24 @@ class ShardTrainer:
 
     def gradient_sums(self, x, y):
         """(flat gradient of the summed loss, loss sum, metric sums) over all of x, y."""
-        gradients, total, metric_sums = self._gradient_sum(x, y)
+        with on_device(self.device):
+            gradients, total, metric_sums = self._gradient_sum(x, y)
         return flatten([g.numpy() for g in gradients]), float(total), metric_sums.numpy().astype(np.float64)
 
     def evaluate(self, x, y):
         """(loss sum, metric sums) over x, y, without training."""
-        total, metric_sums = self._evaluate(x, y)
+        with on_device(self.device):
+            total, metric_sums = self._evaluate(x, y)
         return float(total), metric_sums.numpy().astype(np.float64)
 
     def local_steps(self, optimizer, optimizer_vector, x, y, batch_size: int):
         """Take one optimizer step per `batch_size` slice of x, y, starting from the optimizer state
         in `optimizer_vector` (see `optimizer_vector`); return (loss sum, metric sums). All steps
         run in one compiled loop: no Python between steps."""
-        steps = self._compiled_steps(optimizer)
-        set_optimizer_vector(optimizer, optimizer_vector)
-        total, metric_sums = steps(x, y, tf.constant(batch_size, tf.int32))
+        with on_device(self.device):
+            steps = self._compiled_steps(optimizer)
+            set_optimizer_vector(optimizer, optimizer_vector)
+            total, metric_sums = steps(x, y, tf.constant(batch_size, tf.int32))
         return float(total), metric_sums.numpy().astype(np.float64)
 
     def _compiled_steps(self, optimizer):

@@ -6,7 +6,6 @@ tasks of the same application, which all have the same `spark.task.cpus`, so onc
 """
 from __future__ import annotations
 
-import contextlib
 import logging
 import weakref
 
@@ -14,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from .call_size import CallSizeTuner
+from .keras_objects import on_device
 from .model_io import LoadedModel
 
 log = logging.getLogger("sparkdl")
@@ -63,7 +63,7 @@ def predict_in_batches(model: LoadedModel, inputs: dict, batch_size, device: str
                 for spec in model.signature.outputs}
     tuner = None if batch_size else call_size_tuner(model, device)
     parts, start = [], 0
-    with tf.device(device) if device else contextlib.nullcontext():
+    with on_device(device):
         while start < rows:
             size = batch_size or tuner.next_size()
             chunk = {name: array[start:start + size] for name, array in inputs.items()}

@@ -11,8 +11,8 @@ from pyspark.sql import types as T
 from .. import fs
 from ..config import positive_int
 from ..errors import ConfigError, ModelFormatError, SchemaError
-from ..inference.binding import _check_column
 from ..model_archive import KERAS, pack
+from ..runtime.schema import check_column
 from ..signature import TensorSpec
 
 MODES = ("sync", "average")
@@ -116,7 +116,7 @@ def bind_training_columns(schema: T.StructType, model, config: TrainConfig):
                           f"give one column per model input")
     bound = []
     for spec, column in zip(inputs, config.features):
-        _check_column(spec, schema[column])
+        check_column(spec, schema[column])
         bound.append((spec, column))
     label_field = schema[config.label]
     if not isinstance(label_field.dataType, (T.NumericType, T.BooleanType, T.ArrayType)):

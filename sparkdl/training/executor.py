@@ -16,14 +16,14 @@ from typing import Any, Optional, Tuple
 import numpy as np
 import pyarrow as pa
 
-from ..inference.cache import ModelRef, freeze_loaded_objects, local_model_path
+from ..runtime.models import ModelRef, cached_in_worker, local_model_path
+from ..runtime.worker import prepare_task
 from ..signature import TensorSpec
 from ..tensors import column_to_tensor
 from . import shards
 
 SYNC, AVERAGE, EVALUATE = "sync", "average", "evaluate"
 POSITION = "_sparkdl_pos"
-_trainers = {}
 _optimizers = {}
 
 
@@ -58,17 +58,20 @@ def combine(a: tuple, b: tuple) -> tuple:
 
 
 def _trainer(spec: RoundSpec):
-    """The worker's ShardTrainer for this model and loss (built once per Python worker)."""
-    key = (spec.model.fingerprint, spec.loss, spec.metrics)
-    if key not in _trainers:
+    """The worker's ShardTrainer for this model, loss and metrics on this task's device, placed and
+    budgeted like a scoring task (built once per Python worker, kept in the shared model cache)."""
+    placement = prepare_task()
+
+    def build():
         from ..tf import keras_objects
         from ..tf.gradients import ShardTrainer
 
-        model = keras_objects.load(local_model_path(spec.model))
-        _trainers.clear()  # one training run at a time per worker: free the previous model
-        _trainers[key] = ShardTrainer(model, spec.loss, spec.metrics)
-        freeze_loaded_objects()
-    return _trainers[key]
+        model = keras_objects.load(local_model_path(spec.model), placement.device)
+        spec.model.loads.add(1)
+        return ShardTrainer(model, spec.loss, spec.metrics, device=placement.device)
+
+    key = ("train", spec.model.fingerprint, placement.device, repr((spec.loss, spec.metrics)))
+    return cached_in_worker(key, build)
 
 
 def _optimizer(spec: RoundSpec):

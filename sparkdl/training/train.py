@@ -31,8 +31,7 @@ import uuid
 import numpy as np
 
 from ..errors import ConfigError, TensorError, raised_on_executor
-from ..inference.cache import ModelRef
-from ..inference.metrics import load_counter
+from ..runtime.models import ship_archive
 from . import checkpoint as ckpt
 from .config import TrainConfig, bind_training_columns, resolve_keras_model
 from .data import prepare
@@ -113,8 +112,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     if resume is True and resume_from is None:
         raise ConfigError(f"resume=True but checkpoint_dir={checkpoint_dir!r} holds no checkpoint")
     data = prepare(df, config.columns, config.partitions, shuffle, seed)
-    ref = ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name,
-                   broadcast=sc.broadcast(archive.data), loads=load_counter(sc))
+    ref = ship_archive(sc, archive)
     run_id = uuid.uuid4().hex[:12]
     window = config.batch_size * (config.local_steps if config.mode == AVERAGE else 1)
     rounds_per_epoch = math.ceil(data.rows / window)

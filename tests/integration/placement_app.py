@@ -13,7 +13,7 @@ from pyspark import TaskContext
 from pyspark.sql import SparkSession
 
 import sparkdl
-from sparkdl.inference.placement import current_placement
+from sparkdl.runtime.worker import current_placement
 
 
 def record(batches):

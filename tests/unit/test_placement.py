@@ -1,7 +1,7 @@
 import pytest
 
 from sparkdl.errors import ConfigError
-from sparkdl.inference.placement import task_placement, tensorflow_gpu_index
+from sparkdl.runtime.worker import task_placement, tensorflow_gpu_index
 
 
 def test_cpu_task_gets_its_core_budget_and_default_device():

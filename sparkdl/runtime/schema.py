@@ -1,5 +1,7 @@
 """Driver side: match DataFrame columns to model inputs and name the prediction columns.
 
+Shared by `predict`, `register_udf`, `score_stream` and `train`.
+
 Everything here runs before any Spark job, so a wrong column, dtype or rank fails at once with a
 SchemaError that names what was seen and what to change.
 """
@@ -53,7 +55,8 @@ def spark_type(spec: TensorSpec) -> T.DataType:
     return data_type
 
 
-def _check_column(spec: TensorSpec, field: T.StructField) -> None:
+def check_column(spec: TensorSpec, field: T.StructField) -> None:
+    """Raise SchemaError unless column `field` can feed model input `spec` (type, rank, dtype)."""
     if isinstance(field.dataType, T.BinaryType):
         if not spec.inner_shape or any(d is None for d in spec.inner_shape):
             raise SchemaError(f"binary column '{field.name}' (raw tensor bytes) needs a model input with fixed "
@@ -76,15 +79,18 @@ def _check_column(spec: TensorSpec, field: T.StructField) -> None:
         raise SchemaError(str(error)) from None
 
 
+def _reject_unknown_names(pairs, known: list, what: str) -> None:
+    unknown = sorted(set(dict(pairs)) - set(known))
+    if unknown:
+        raise SchemaError(f"{what} names {unknown}, which the model does not have; its {what} are {known}")
+
+
 def bind_inputs(schema: T.StructType, signature: ModelSignature, inputs: Optional[tuple]):
     """Return ((spec, column), ...) in signature order, or raise SchemaError."""
     fields = {f.name: f for f in schema.fields}
     specs = {s.name: s for s in signature.inputs}
     if inputs is not None:
-        unknown = sorted(set(dict(inputs)) - set(specs))
-        if unknown:
-            raise SchemaError(f"inputs names {unknown}, which the model does not have; its inputs are "
-                              f"{signature.input_names()}")
+        _reject_unknown_names(inputs, signature.input_names(), "inputs")
         chosen = dict(inputs)
     elif len(signature.inputs) == 1 and signature.inputs[0].name not in fields:
         tensor_columns = [f.name for f in schema.fields if _is_tensor_column(f)]
@@ -105,7 +111,7 @@ def bind_inputs(schema: T.StructType, signature: ModelSignature, inputs: Optiona
         if column not in fields:
             raise SchemaError(f"model input {spec.describe()} needs column '{column}', which the DataFrame does not "
                               f"have; its columns are {schema.names}. Pass inputs={{'{spec.name}': '<column>'}}")
-        _check_column(spec, fields[column])
+        check_column(spec, fields[column])
         bound.append((spec, column))
     return tuple(bound)
 
@@ -114,10 +120,7 @@ def bind_outputs(schema: T.StructType, signature: ModelSignature, outputs: Optio
     """Return ((output name, new column), ...) and the new StructFields, or raise SchemaError."""
     specs = {s.name: s for s in signature.outputs}
     if outputs is not None:
-        unknown = sorted(set(dict(outputs)) - set(specs))
-        if unknown:
-            raise SchemaError(f"outputs names {unknown}, which the model does not have; its outputs are "
-                              f"{signature.output_names()}")
+        _reject_unknown_names(outputs, signature.output_names(), "outputs")
         named = tuple((name, column) for name, column in outputs)
         named = tuple(sorted(named, key=lambda pair: signature.output_names().index(pair[0])))
     elif len(signature.outputs) == 1:

@@ -1,18 +1,27 @@
-"""Where a task runs its model: the GPU Spark assigned it, or the CPU with its core budget.
+"""Executor side: set up a Python worker and place each task, for scoring, training and streaming.
 
-Runs on executors, at the start of each task. Pure logic over what `TaskContext` reports, so it is
-tested without a GPU. Spark hands each task its GPU addresses (`TaskContext.resources()['gpu']`,
-from `spark.task.resource.gpu.amount`); those are physical CUDA ordinals, while TensorFlow numbers
+`prepare_task()` runs at the start of every task: it finds where the task runs its model (the GPU
+Spark assigned it, or the CPU with its core budget) and, once per Python worker, sends sparkdl's
+log lines to the executor's stderr, sets TensorFlow's thread budget and GPU memory growth.
+
+Placement is pure logic over what `TaskContext` reports, so it is tested without a GPU. Spark
+hands each task its GPU addresses (`TaskContext.resources()['gpu']`, from
+`spark.task.resource.gpu.amount`); those are physical CUDA ordinals, while TensorFlow numbers
 the GPUs it can see. When the cluster manager sets CUDA_VISIBLE_DEVICES (YARN, Kubernetes),
 the address is looked up in that list.
 """
 from __future__ import annotations
 
+import gc
+import logging
 import os
+import sys
 from dataclasses import dataclass
 from typing import Mapping, Optional, Sequence
 
 from ..errors import ConfigError
+
+_worker_ready = False
 
 
 @dataclass(frozen=True)
@@ -62,3 +71,46 @@ def current_placement(resources: Optional[Mapping] = None, cpus: Optional[int] =
     gpu = (resources or {}).get("gpu")
     return task_placement(list(gpu.addresses) if gpu is not None else [], cpus or 1,
                           os.environ.get("CUDA_VISIBLE_DEVICES"))
+
+
+def _prepare_worker(threads: int) -> None:
+    """Once per Python worker: logging to the executor's stderr and TensorFlow's thread budget."""
+    global _worker_ready
+    if _worker_ready:
+        return
+    log = logging.getLogger("sparkdl")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+    from ..tf.runner import configure_threads, enable_memory_growth
+
+    configure_threads(threads)
+    enable_memory_growth()
+    _worker_ready = True
+
+
+def prepare_task() -> Placement:
+    """Place the running task and set up its Python worker on first use; return the placement."""
+    placement = current_placement()
+    _prepare_worker(placement.threads)
+    return placement
+
+
+def exclude_from_gc() -> None:
+    """Exclude everything alive now (TensorFlow, loaded models) from garbage collection.
+
+    PySpark's daemon runs a full `gc.collect()` after every task of a reused worker; with
+    TensorFlow loaded that walk costs about 0.1 s per task, which dominates short tasks (a training
+    round, a streaming micro-batch). Called after each load: objects loaded later are frozen too.
+    """
+    gc.freeze()
+
+
+def release_evicted() -> None:
+    """Free models the worker cache just dropped: frozen objects are never collected, so unfreeze,
+    collect (the dropped models' reference cycles go), and freeze what is still alive again."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()

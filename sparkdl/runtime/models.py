@@ -1,0 +1,158 @@
+"""Shipping a model to executors: resolve and broadcast it (driver), unpack and cache it (executor).
+
+Driver: `resolve_model` reads the model through `sparkdl.fs` (any Hadoop path), packs it, reads
+its signature with TensorFlow and broadcasts the bytes. The result is kept per SparkContext and
+URI with a stamp of the files' sizes and modification times, so calling `predict` again with an
+unchanged model re-lists the files but reads, loads and broadcasts nothing. `ship_archive` does the
+broadcast alone for a model the caller already packed (training).
+
+Executor, two levels, both keyed by the model's content fingerprint:
+  1. disk: the archive is unpacked under the executor's Spark files directory. This copy outlives
+     the Python worker, so a worker that Spark starts later loads from local disk.
+  2. memory: `cached_in_worker` keeps what was built from the model (a scoring function, a
+     training step) for the life of the Python worker, at most MAX_MODELS_PER_WORKER of them; the
+     least recently used one is evicted and really freed (see `worker.release_evicted`).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Hashable
+
+from .. import fs
+from ..errors import ModelNotFoundError, StorageError
+from ..model_archive import ModelArchive, pack, unpack, unpacked_path
+from ..signature import ModelSignature
+from . import worker
+
+log = logging.getLogger("sparkdl")
+MAX_MODELS_PER_WORKER = 4
+_in_worker: "OrderedDict[Hashable, Any]" = OrderedDict()
+_resolved = {}
+_load_counters = {}
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """What a task needs to find its model: shipped in the task closure, the bytes in `broadcast`."""
+
+    fingerprint: str
+    kind: str
+    name: str
+    broadcast: Any  # pyspark Broadcast of the archive bytes
+    loads: Any  # pyspark Accumulator counting loads
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    uri: str
+    signature: ModelSignature
+    ref: ModelRef
+
+
+def load_counter(sc):
+    """The model-load accumulator of this SparkContext (driver side)."""
+    key = sc.applicationId
+    if key not in _load_counters:
+        _load_counters[key] = sc.accumulator(0)
+    return _load_counters[key]
+
+
+def model_loads(spark) -> int:
+    """How many times Python workers loaded a model for sparkdl in this application so far.
+
+    A model is loaded once per Python worker and device; a second `predict` with the same model
+    in a reused worker loads nothing, so this stays flat across repeated calls. Spark adds the
+    updates of retried tasks again: read it as "at least".
+    """
+    return load_counter(spark.sparkContext).value
+
+
+def ship_archive(sc, archive: ModelArchive) -> ModelRef:
+    """Broadcast a packed model (driver side); the caller unpersists `ref.broadcast` when done."""
+    return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name,
+                    broadcast=sc.broadcast(archive.data), loads=load_counter(sc))
+
+
+def resolve_model(spark, uri) -> ResolvedModel:
+    """Pack, describe and broadcast the model at `uri` (cached while its files are unchanged)."""
+    if not isinstance(uri, (str, bytes)) and not hasattr(uri, "__fspath__"):
+        raise ModelNotFoundError(f"model must be a path or URI string, got {type(uri).__name__}; save a Keras "
+                                 f"model with model.save('model.keras') or model.export('dir') first")
+    uri = str(uri)
+    try:
+        stamp = fs.stamp(uri, spark)
+    except StorageError as error:
+        raise ModelNotFoundError(f"cannot read model {uri!r}: {error}. Check the path; a SavedModel "
+                                 f"directory or a .keras file is expected") from None
+    sc = spark.sparkContext
+    key = (sc.applicationId, uri)
+    cached = _resolved.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    started = time.perf_counter()
+    local = fs.localize(uri, spark)  # copies a remote model only when it is new or changed
+    archive = pack(local)
+    from ..tf.model_io import describe_model
+
+    signature = describe_model(local, archive.kind)
+    if cached is not None:
+        cached[1].ref.broadcast.unpersist()
+    resolved = ResolvedModel(uri, signature, ship_archive(sc, archive))
+    _resolved[key] = (stamp, resolved)
+    log.info("sparkdl: model %s (%s, %.1f MB, fingerprint %s) ready in %.2fs: %s", uri, archive.kind,
+             len(archive.data) / 1e6, archive.fingerprint[:12], time.perf_counter() - started, signature.describe())
+    return resolved
+
+
+def _model_root() -> str:
+    from pyspark import SparkFiles
+
+    return os.path.join(SparkFiles.getRootDirectory(), "sparkdl-models")
+
+
+def local_model_path(ref: ModelRef, root: str = None) -> str:
+    """Unpack the model on this executor if no earlier worker did; return its local path (executor)."""
+    root = root or _model_root()
+    existing = unpacked_path(ref.fingerprint, ref.name, root)
+    return existing or unpack(ref.broadcast.value, ref.fingerprint, ref.name, root)
+
+
+def cached_in_worker(key: Hashable, build: Callable[[], Any]) -> Any:
+    """Return what `build()` made for `key` in this Python worker, building it on first use (executor).
+
+    At most MAX_MODELS_PER_WORKER entries live at once; building a new one evicts the least
+    recently used, which is then freed (not left pinned by the gc policy).
+    """
+    if key in _in_worker:
+        _in_worker.move_to_end(key)
+        return _in_worker[key]
+    value = build()
+    _in_worker[key] = value
+    evicted = 0
+    while len(_in_worker) > MAX_MODELS_PER_WORKER:
+        _in_worker.popitem(last=False)
+        evicted += 1
+    if evicted:
+        worker.release_evicted()
+    worker.exclude_from_gc()
+    return value
+
+
+def get_model(ref: ModelRef, device):
+    """Return the scoring model loaded in this worker on `device`, loading it on first use (executor)."""
+
+    def load():
+        from ..tf.model_io import load_model
+
+        started = time.perf_counter()
+        model = load_model(local_model_path(ref), ref.kind, device)
+        ref.loads.add(1)
+        log.info("sparkdl: loaded model %s (%s) on %s in %.2fs, pid %d", ref.fingerprint[:12], ref.kind,
+                 device or "default device", time.perf_counter() - started, os.getpid())
+        return model
+
+    return cached_in_worker(("score", ref.fingerprint, device), load)
