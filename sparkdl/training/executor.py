@@ -10,6 +10,8 @@ metric sums, and the partitions it could not serve.
 """
 from __future__ import annotations
 
+import logging
+import os
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple
 
@@ -22,6 +24,7 @@ from ..signature import TensorSpec
 from ..tensors import column_to_tensor
 from . import shards
 
+log = logging.getLogger("sparkdl")
 SYNC, AVERAGE, EVALUATE = "sync", "average", "evaluate"
 POSITION = "_sparkdl_pos"
 _optimizers = {}
@@ -68,6 +71,8 @@ def _trainer(spec: RoundSpec):
 
         model = keras_objects.load(local_model_path(spec.model), placement.device)
         spec.model.loads.add(1)
+        log.info("sparkdl: training model %s on %s with %d thread(s), pid %d", spec.model.fingerprint[:12],
+                 placement.device or "the default device", placement.threads, os.getpid())
         return ShardTrainer(model, spec.loss, spec.metrics, device=placement.device)
 
     key = ("train", spec.model.fingerprint, placement.device, repr((spec.loss, spec.metrics)))
