@@ -63,6 +63,18 @@ def _load_saved_model(path: str) -> LoadedModel:
     return LoadedModel(ModelSignature(inputs, outputs), function, True, [s.name for s in outputs])
 
 
+def _keras_outputs(model) -> list:
+    """(name, symbolic tensor) per output: a dict output's keys, else the model's output names."""
+    structure = model.output
+    if isinstance(structure, dict):
+        return [(str(key), structure[key]) for key in sorted(structure)]
+    tensors = list(model.outputs)
+    names = list(getattr(model, "output_names", None) or ())
+    if len(names) != len(tensors) or len(set(names)) != len(names):
+        names = [f"output_{i}" for i in range(len(tensors))]
+    return list(zip(names, tensors))
+
+
 def _load_keras(path: str) -> LoadedModel:
     import keras
 
@@ -71,19 +83,22 @@ def _load_keras(path: str) -> LoadedModel:
     except (ValueError, OSError) as error:
         raise ModelFormatError(f"cannot load Keras model {path!r}: {error}") from error
     tensors_in = list(model.inputs)
-    tensors_out = list(model.outputs)
-    names_out = getattr(model, "output_names", None) or [f"output_{i}" for i in range(len(tensors_out))]
+    named_out = _keras_outputs(model)
+    names_out = [name for name, _ in named_out]
     inputs = tuple(_spec(t.name, t.shape, t.dtype) for t in tensors_in)
-    outputs = tuple(_spec(n, t.shape, t.dtype) for n, t in zip(names_out, tensors_out))
+    outputs = tuple(_spec(n, t.shape, t.dtype) for n, t in named_out)
     input_signature = [tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in tensors_in]
+    dict_keys = sorted(model.output) if isinstance(model.output, dict) else None
 
     @tf.function(input_signature=input_signature, reduce_retracing=True)
     def function(*tensors):
         result = model(list(tensors) if len(tensors) > 1 else tensors[0], training=False)
+        if dict_keys is not None:  # the dict's keys are the output names
+            return {str(key): result[key] for key in dict_keys}
         return list(result) if isinstance(result, (list, tuple)) else [result]
 
     function._sparkdl_owner = model
-    return LoadedModel(ModelSignature(inputs, outputs), function, False, [s.name for s in outputs])
+    return LoadedModel(ModelSignature(inputs, outputs), function, False, names_out)
 
 
 def load_model(path: str, kind: str, device: str = None) -> LoadedModel:
