@@ -1,8 +1,9 @@
 """A spark-submit app for the placement test: prints, as JSON, where each task ran its model.
 
 Each task records its Spark GPU address and the TensorFlow device sparkdl chose for it, and sleeps
-so that tasks overlap; then the same DataFrame is scored with sparkdl.predict to show scoring
-works under GPU scheduling (TensorFlow falls back to the CPU where the GPU is only simulated).
+so that tasks overlap; then a DataFrame is scored with sparkdl.predict and trained on with
+sparkdl.train, to show both work under GPU scheduling (TensorFlow falls back to the CPU where the
+GPU is only simulated). Training tasks log the device they were given to the executors' stderr.
 """
 import json
 import sys
@@ -38,4 +39,8 @@ if __name__ == "__main__":
                                  "end double, executor string").collect()
     features = spark.range(0, 64, numPartitions=4).selectExpr("id", "array_repeat(cast(id as float), 8) AS features")
     scored = sparkdl.predict(features, model_path).count()
-    print(json.dumps({"tasks": [r.asDict() for r in rows], "scored": scored}))
+    labelled = features.selectExpr("features", "cast(id % 2 AS double) AS label")
+    result = sparkdl.train(labelled, model_path, features="features", label="label", partitions=4,
+                           loss="sparse_categorical_crossentropy", batch_size=16, epochs=1)
+    print(json.dumps({"tasks": [r.asDict() for r in rows], "scored": scored,
+                      "trained": result.history[-1]["samples"]}))
