@@ -63,11 +63,20 @@ def _load_saved_model(path: str) -> LoadedModel:
     return LoadedModel(ModelSignature(inputs, outputs), function, True, [s.name for s in outputs])
 
 
+def _dict_output_keys(model):
+    """The sorted keys of a functional model's dict output (as `model.outputs` orders them), else None."""
+    try:
+        structure = model.output
+    except AttributeError:  # a Sequential model that was never called: one tensor output
+        return None
+    return sorted(structure) if isinstance(structure, dict) else None
+
+
 def _keras_outputs(model) -> list:
     """(name, symbolic tensor) per output: a dict output's keys, else the model's output names."""
-    structure = model.output
-    if isinstance(structure, dict):
-        return [(str(key), structure[key]) for key in sorted(structure)]
+    keys = _dict_output_keys(model)
+    if keys is not None:
+        return [(str(key), model.output[key]) for key in keys]
     tensors = list(model.outputs)
     names = list(getattr(model, "output_names", None) or ())
     if len(names) != len(tensors) or len(set(names)) != len(names):
@@ -88,7 +97,7 @@ def _load_keras(path: str) -> LoadedModel:
     inputs = tuple(_spec(t.name, t.shape, t.dtype) for t in tensors_in)
     outputs = tuple(_spec(n, t.shape, t.dtype) for n, t in named_out)
     input_signature = [tf.TensorSpec(t.shape, t.dtype, name=t.name) for t in tensors_in]
-    dict_keys = sorted(model.output) if isinstance(model.output, dict) else None
+    dict_keys = _dict_output_keys(model)
 
     @tf.function(input_signature=input_signature, reduce_retracing=True)
     def function(*tensors):
