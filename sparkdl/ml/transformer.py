@@ -1,0 +1,93 @@
+"""`TFTransformer`: `sparkdl.predict` as a Spark ML Pipeline stage that saves and loads with its model."""
+from __future__ import annotations
+
+import os
+
+from pyspark import keyword_only
+from pyspark.ml import Transformer
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
+
+from ..config import PredictConfig
+from ..errors import ConfigError
+from .params import apply, converted, mapping_json, mapping_param, read_mapping
+from .persistence import ModelCopyReader, ModelCopyWriter
+
+
+class TFTransformer(Transformer, MLWritable, MLReadable):
+    """Adds model predictions to a DataFrame, like `sparkdl.predict`, as a Pipeline stage.
+
+    TFTransformer(model="hdfs:///models/m.keras", inputs={"x": "features"}, outputs=None, batchSize=None)
+
+    inputs/outputs take a dict, "name=column,..." or a JSON object; they are stored as JSON.
+    `setParams` changes only the params it is given; None puts one back to its default.
+    """
+
+    model = Param(Params._dummy(), "model", "path or URI of a SavedModel directory or .keras file",
+                  typeConverter=TypeConverters.toString)
+    inputs = mapping_param("inputs", "JSON object: model input name -> column (empty: automatic)")
+    outputs = mapping_param("outputs", "JSON object: model output name -> new column (empty: automatic)")
+    batchSize = Param(Params._dummy(), "batchSize", "rows per model call (unset: measured per worker)",
+                      typeConverter=TypeConverters.toInt)
+
+    @keyword_only
+    def __init__(self, *, model=None, inputs=None, outputs=None, batchSize=None):
+        super().__init__()
+        self._setDefault(inputs="", outputs="", batchSize=None)
+        self.setParams(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, *, model=None, inputs=None, outputs=None, batchSize=None):
+        """Set the given params only; mappings and batchSize are checked now, the model when the stage runs."""
+        values = dict(self._input_kwargs)
+        if values.get("model") is not None:
+            values["model"] = os.fspath(values["model"])
+        for name in ("inputs", "outputs"):
+            if values.get(name) is not None:
+                values[name] = mapping_json(values[name], name)
+        values = converted("TFTransformer", self, values)
+        PredictConfig(batch_size=values.get("batchSize"))
+        return apply(self, values)
+
+    def getModel(self):
+        """The model's path or URI (None when unset)."""
+        return self.getOrDefault(self.model) if self.isDefined(self.model) else None
+
+    def setModel(self, value):
+        return self.setParams(model=value)
+
+    def getInputs(self):
+        """{model input name: column}, or None for automatic."""
+        return read_mapping(self.getOrDefault(self.inputs))
+
+    def setInputs(self, value):
+        return self.setParams(inputs=value)
+
+    def getOutputs(self):
+        """{model output name: new column}, or None for automatic."""
+        return read_mapping(self.getOrDefault(self.outputs))
+
+    def setOutputs(self, value):
+        return self.setParams(outputs=value)
+
+    def getBatchSize(self):
+        """Rows per model call, or None: each Python worker measures its own."""
+        return self.getOrDefault(self.batchSize)
+
+    def setBatchSize(self, value):
+        return self.setParams(batchSize=value)
+
+    def _transform(self, dataset):
+        from ..inference.predict import predict
+
+        if self.getModel() is None:
+            raise ConfigError("TFTransformer has no model; set it with setModel('<path or URI>')")
+        return predict(dataset, self.getModel(), inputs=self.getInputs(), outputs=self.getOutputs(),
+                       batch_size=self.getBatchSize())
+
+    def write(self) -> MLWriter:
+        return ModelCopyWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return ModelCopyReader(cls)
