@@ -2,25 +2,20 @@
 
 Runs on executors (gradient sums, local steps) and on the driver (applying a mean gradient).
 Gradients and weights travel as one flat float32 vector, so Spark sums them with plain numpy.
-The loss is summed over examples (not averaged), so partition results add up exactly and the
-driver's division by the global count gives the same mean gradient Keras computes on one machine.
+The loss is summed over examples (not averaged), plus the regularization losses once per example,
+so partition results add up exactly and the driver's division by the global count gives the same
+mean loss and gradient Keras' `fit` computes on one machine. Metrics likewise return sums of
+per-example values.
 """
 from __future__ import annotations
 
+import keras
 import numpy as np
 import tensorflow as tf
 
+from ..errors import ConfigError
+from . import keras_objects
 from .keras_objects import on_device
-
-
-def get_loss(name: str):
-    """The per-example Keras loss function for `name` (ValueError when unknown)."""
-    import keras
-
-    fn = keras.losses.get(name)
-    if fn is None or not callable(fn):
-        raise ValueError(name)
-    return fn
 
 
 def flatten(arrays) -> np.ndarray:
@@ -52,55 +47,88 @@ def set_weights(model, vector: np.ndarray) -> int:
     return sum(int(np.prod(v.shape)) for v in model.weights)
 
 
-def _metric_sums(metrics, y, prediction):
-    """Sums of each metric over the batch, as one float32 tensor (runs inside tf.function)."""
-    sums = []
-    for name in metrics:
-        if name == "accuracy":
-            if prediction.shape[-1] == 1:
-                hits = tf.cast(prediction[:, 0] > 0.5, y.dtype) == tf.reshape(y, [-1])
-            else:
-                hits = tf.argmax(prediction, axis=-1) == tf.cast(tf.reshape(y, [-1]), tf.int64)
-            sums.append(tf.reduce_sum(tf.cast(hits, tf.float32)))
-        else:
-            error = tf.reshape(tf.cast(y, prediction.dtype), tf.shape(prediction)) - prediction
-            error = tf.abs(error) if name == "mae" else tf.square(error)
-            sums.append(tf.reduce_sum(tf.reduce_mean(error, axis=-1)))
-    return tf.stack(sums) if sums else tf.zeros([0])
+def _summed_loss(model, loss, y, prediction):
+    """The loss summed over the batch, plus the model's regularization losses (`model.losses`)
+    once per example: Keras' batch loss times the rows, so partitions add up (inside tf.function)."""
+    values = tf.cast(loss(y, prediction), tf.float32)
+    rows = tf.cast(tf.shape(prediction)[0], tf.float32)
+    if values.shape.rank == 0:  # a function that already averaged over the batch
+        total = values * rows
+    else:
+        per_example = tf.reshape(values, [tf.shape(values)[0], -1])
+        total = tf.reduce_sum(tf.reduce_mean(per_example, axis=1))
+    extra = [tf.reduce_sum(tf.cast(value, tf.float32)) for value in model.losses]
+    return total + rows * tf.add_n(extra) if extra else total
+
+
+class _MetricSums:
+    """Per-example-mean Keras metrics evaluated statelessly: each call returns the sums of their
+    per-example values over the batch (the metrics' `total`), so partitions add up."""
+
+    def __init__(self, specs, label_shape, output_shape):
+        self.metrics = [keras_objects.build_metric(spec, label_shape, output_shape) for spec in specs]
+        self.totals = []
+        for metric in self.metrics:
+            found = [i for i, v in enumerate(metric.variables) if v is getattr(metric, "total", None)]
+            if not found or not isinstance(metric, keras.metrics.Mean):
+                raise ConfigError(f"metric {metric.name!r} ({type(metric).__name__}) is not a mean over examples; "
+                                  f"use per-example metrics such as {', '.join(keras_objects.METRIC_EXAMPLES)}")
+            self.totals.append(found[0])
+
+    def __call__(self, y, prediction):
+        """(runs inside tf.function) one float32 sum per metric."""
+        sums = []
+        for metric, total in zip(self.metrics, self.totals):
+            state = metric.stateless_update_state([tf.zeros(v.shape, v.dtype) for v in metric.variables], y, prediction)
+            sums.append(tf.cast(state[total], tf.float32))
+        return tf.stack(sums) if sums else tf.zeros([0])
 
 
 class ShardTrainer:
-    """Compiled gradient and evaluation functions for one model and loss (one per Python worker)."""
+    """Compiled gradient and evaluation functions for one model, loss and metrics (one per Python
+    worker, on executors). `loss` and each metric: a spec from keras_objects.loss_spec /
+    metric_spec, or anything `model.compile` takes for a single output."""
 
-    def __init__(self, model, loss: str, metrics=(), device=None):
+    def __init__(self, model, loss, metrics=(), device=None):
         self.model = model
         self.metrics = tuple(metrics)
         self.device = device
-        loss_fn = get_loss(loss)
+        self._loss = keras_objects.build_loss(loss)
+        # compiled on the first batch: "accuracy" resolves from the label's shape, as in compile
+        self._gradient_sum = self._evaluate = None
+
+    def _compile(self, y) -> None:
+        """Build the metrics for this label shape and the compiled gradient and evaluation functions."""
+        if self._gradient_sum is not None:
+            return
+        model, loss = self.model, self._loss
+        with on_device(self.device):
+            metric_sums = _MetricSums(self.metrics, tuple(y.shape), tuple(model.outputs[0].shape))
 
         @tf.function(reduce_retracing=True)
         def gradient_sum(x, y):
             with tf.GradientTape() as tape:
                 prediction = model(x, training=True)
-                total = tf.reduce_sum(loss_fn(y, prediction))
-            return tape.gradient(total, model.trainable_variables), total, _metric_sums(self.metrics, y, prediction)
+                total = _summed_loss(model, loss, y, prediction)
+            return tape.gradient(total, model.trainable_variables), total, metric_sums(y, prediction)
 
         @tf.function(reduce_retracing=True)
         def evaluate(x, y):
             prediction = model(x, training=False)
-            return tf.reduce_sum(loss_fn(y, prediction)), _metric_sums(self.metrics, y, prediction)
+            return _summed_loss(model, loss, y, prediction), metric_sums(y, prediction)
 
-        self._gradient_sum = gradient_sum
-        self._evaluate = evaluate
+        self._gradient_sum, self._evaluate = gradient_sum, evaluate
 
     def gradient_sums(self, x, y):
         """(flat gradient of the summed loss, loss sum, metric sums) over all of x, y."""
+        self._compile(y)
         with on_device(self.device):
             gradients, total, metric_sums = self._gradient_sum(x, y)
         return flatten([g.numpy() for g in gradients]), float(total), metric_sums.numpy().astype(np.float64)
 
     def evaluate(self, x, y):
         """(loss sum, metric sums) over x, y, without training."""
+        self._compile(y)
         with on_device(self.device):
             total, metric_sums = self._evaluate(x, y)
         return float(total), metric_sums.numpy().astype(np.float64)
@@ -109,6 +137,7 @@ class ShardTrainer:
         """Take one optimizer step per `batch_size` slice of x, y, starting from the optimizer state
         in `optimizer_vector` (see `optimizer_vector`); return (loss sum, metric sums). All steps
         run in one compiled loop: no Python between steps."""
+        self._compile(y)
         with on_device(self.device):
             steps = self._compiled_steps(optimizer)
             set_optimizer_vector(optimizer, optimizer_vector)

@@ -1,10 +1,11 @@
 """Driver side: validate `train()` arguments and bind columns to the Keras model, before any job."""
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
-from typing import Tuple
+from typing import Any, Tuple
 
 from pyspark.sql import types as T
 
@@ -12,11 +13,11 @@ from .. import fs
 from ..config import positive_int
 from ..errors import ConfigError, ModelFormatError, SchemaError
 from ..model_archive import KERAS, pack
-from ..runtime.schema import check_column
+from ..runtime.schema import check_column, unwrap_arrays
 from ..signature import TensorSpec
 
+log = logging.getLogger("sparkdl")
 MODES = ("sync", "average")
-METRICS = ("accuracy", "mae", "mse")
 
 
 def _names(value, what: str) -> Tuple[str, ...]:
@@ -33,12 +34,12 @@ class TrainConfig:
 
     features: Tuple[str, ...]
     label: str
-    loss: str
+    loss: Any  # a picklable loss spec: the name given, a Keras config dict or Pickled (tf.keras_objects)
     epochs: int
     batch_size: int
     mode: str
     local_steps: int
-    metrics: Tuple[str, ...]
+    metrics: Tuple[Any, ...]  # picklable metric specs, in order: names as given, config dicts, Pickled
     checkpoint_every: int
     partitions: int
 
@@ -60,23 +61,49 @@ class TrainConfig:
             raise ConfigError(f"checkpoint_every must be an integer >= 0 (0: at epoch ends only), "
                               f"got {checkpoint_every!r}")
         set_(self, "checkpoint_every", checkpoint_every)
-        metrics = _names(metrics, "metrics") if metrics else ()
-        unknown = [m for m in metrics if m not in METRICS]
-        if unknown:
-            raise ConfigError(f"unknown metrics {unknown}; choose from {list(METRICS)}")
-        set_(self, "metrics", metrics)
-        from ..tf.gradients import get_loss
-
-        try:
-            get_loss(loss)
-        except (ValueError, TypeError):
-            raise ConfigError(f"unknown loss {loss!r}; use a Keras loss name such as 'mse', "
-                              f"'binary_crossentropy' or 'sparse_categorical_crossentropy'") from None
-        set_(self, "loss", loss)
+        set_(self, "metrics", _metric_specs(metrics))
+        set_(self, "loss", _loss_spec(loss))
 
     @property
     def columns(self) -> Tuple[str, ...]:
         return (*self.features, self.label)
+
+    @property
+    def metric_names(self) -> Tuple[str, ...]:
+        """The history key of each metric, in the order of the sums ShardTrainer returns: the name
+        as given ("accuracy", "mae"), a Metric's `name`, a function's name -- as Keras' fit names them."""
+        from ..tf.keras_objects import object_name
+
+        return tuple(object_name(spec) for spec in self.metrics)
+
+
+def _loss_spec(loss):
+    """Driver: the loss as a picklable spec (ConfigError for what Keras' compile would not take)."""
+    from pyspark import cloudpickle
+
+    from ..tf.keras_objects import loss_spec
+
+    return loss_spec(loss, cloudpickle.dumps)
+
+
+def _metric_specs(metrics) -> tuple:
+    """Driver: the metrics as picklable specs; names may also come as one comma-separated string."""
+    from pyspark import cloudpickle
+
+    from ..tf.keras_objects import metric_spec, object_name
+
+    if isinstance(metrics, dict):
+        raise ConfigError(f"metrics must be a list (train supports single-output models), got the dict {metrics!r}")
+    values = []
+    for value in metrics if isinstance(metrics, (list, tuple)) else [metrics] if metrics else []:
+        values += [n.strip() for n in value.split(",") if n.strip()] if isinstance(value, str) else [value]
+    specs = tuple(metric_spec(value, cloudpickle.dumps) for value in values)
+    names = [object_name(spec) for spec in specs]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"metrics {values!r} give the history key(s) {repeated} more than once; give each "
+                          f"metric object a distinct name=")
+    return specs
 
 
 def resolve_keras_model(model, spark):
@@ -103,8 +130,62 @@ def _spec_of(tensor) -> TensorSpec:
     return TensorSpec(tensor.name, tuple(tensor.shape), np.dtype(tensor.dtype).name)
 
 
+def _check_single_output(model) -> TensorSpec:
+    outputs = [_spec_of(t) for t in model.outputs]
+    if len(outputs) != 1:
+        raise SchemaError(f"train supports single-output models; this model has {len(outputs)} outputs "
+                          f"{[s.describe() for s in outputs]}; train a model with one output (e.g. "
+                          f"keras.Model(model.inputs, model.outputs[0])) or concatenate the outputs into one")
+    return outputs[0]
+
+
+def _label_shape(field: T.StructField, output: TensorSpec, kind: str, loss: str) -> tuple:
+    """The label tensor's shape for `output` and a loss whose label is "dense" (the output's shape),
+    "sparse" (class indices) or "any" (a custom loss); SchemaError when they cannot match."""
+    depth, element = unwrap_arrays(field.dataType)
+    out = output.inner_shape
+    if not isinstance(element, (T.NumericType, T.BooleanType)):
+        raise SchemaError(f"label column '{field.name}' has type {field.dataType.simpleString()}; it must be "
+                          f"numeric or an array of numbers (index classes first, e.g. with StringIndexer)")
+    if depth == 0:
+        fits = kind == "any" or (len(out) == 1 if kind == "sparse" else out in ((), (1,)))
+        shape = ()
+    elif kind == "sparse" or (kind == "any" and depth == len(out) - 1):
+        fits, shape = depth == len(out) - 1 or (depth == len(out) and out[-1:] == (1,)), out[:depth]
+    elif depth == len(out) or (depth == 1 and len(out) > 1 and None not in out):
+        fits, shape = True, out
+    else:
+        fits, shape = kind == "any", (None,) * depth
+    if not fits:
+        want = "class indices (a numeric column)" if kind == "sparse" else \
+            "a numeric column" if out in ((), (1,)) else f"an array column of shape {out} per row"
+        raise SchemaError(f"label column '{field.name}' ({field.dataType.simpleString()}) cannot be the label of "
+                          f"model output {output.describe()} with loss {loss!r}, which needs {want}; "
+                          f"change the label column, the loss (e.g. 'sparse_categorical_crossentropy' for class "
+                          f"indices, 'categorical_crossentropy' for one-hot arrays) or the model's output")
+    return (None, *shape)
+
+
+def warn_untrained_state(model, config: TrainConfig) -> None:
+    """Driver: log a warning when `sync` rounds would leave state training updates (BatchNorm
+    moving mean/variance) at its initial values. `sync` rounds return only gradients, so such
+    variables are NOT updated; `average` rounds average them across partitions like the weights."""
+    from ..tf.keras_objects import untrained_state
+
+    paths = untrained_state(model) if config.mode == "sync" else []
+    if paths:
+        log.warning("sparkdl: the model has %d non-trainable variable(s) that training updates (%s%s); mode='sync' "
+                    "rounds update only trainable weights, so they keep their initial values; use mode='average' "
+                    "(which averages them across partitions) or recompute them after training", len(paths),
+                    ", ".join(paths[:4]), ", ..." if len(paths) > 4 else "")
+
+
 def bind_training_columns(schema: T.StructType, model, config: TrainConfig):
-    """Check the feature and label columns against the model; return (feature specs, label spec)."""
+    """Driver: check the feature and label columns against the model (one output; the label's type
+    and shape against the output and loss) before any job; return (feature specs, label spec).
+    Warns (logger "sparkdl") when `sync` would leave BatchNorm-like state untrained."""
+    from ..tf.keras_objects import label_kind, object_name
+
     for column in config.columns:
         if column not in schema.names:
             role = "label" if column == config.label else "feature"
@@ -118,17 +199,9 @@ def bind_training_columns(schema: T.StructType, model, config: TrainConfig):
     for spec, column in zip(inputs, config.features):
         check_column(spec, schema[column])
         bound.append((spec, column))
-    label_field = schema[config.label]
-    if not isinstance(label_field.dataType, (T.NumericType, T.BooleanType, T.ArrayType)):
-        raise SchemaError(f"label column '{config.label}' has type {label_field.dataType.simpleString()}; "
-                          f"it must be numeric (index the classes first, e.g. with StringIndexer)")
-    output = model.outputs[0]
-    depth = 0
-    data_type = label_field.dataType
-    while isinstance(data_type, T.ArrayType):
-        depth, data_type = depth + 1, data_type.elementType
-    sparse = config.loss.startswith("sparse_")
-    label_shape = (None,) if sparse or depth == 0 else (None, *tuple(output.shape)[1:])
+    output = _check_single_output(model)
+    label_shape = _label_shape(schema[config.label], output, label_kind(config.loss), object_name(config.loss))
+    warn_untrained_state(model, config)
     # float32 labels for every loss: Keras' sparse losses cast class indices themselves, and
     # Spark's indexers produce doubles
     return tuple(bound), TensorSpec(config.label, label_shape, "float32")

@@ -57,3 +57,149 @@ def test_local_steps_equal_keras_steps_and_resume_from_the_optimizer_vector(prob
     assert int(optimizer.iterations.numpy()) == 3
     gradients.set_optimizer_vector(optimizer, (initial + state) / 2)  # averaged step counts are rounded
     assert int(optimizer.iterations.numpy()) == 1
+
+
+# --- Keras semantics: losses, metrics and regularization as model.compile / model.fit use them ---
+
+from sparkdl.errors import ConfigError  # noqa: E402
+from sparkdl.tf import keras_objects  # noqa: E402
+
+
+def _dense(outputs: int, activation: str, l2: float = 0.0, seed: int = 5):
+    keras.utils.set_random_seed(seed)
+    regularizer = keras.regularizers.L2(l2) if l2 else None
+    return keras.Sequential([keras.Input((8,), name="features"),
+                             keras.layers.Dense(6, activation="tanh", kernel_regularizer=regularizer),
+                             keras.layers.Dense(outputs, activation=activation)])
+
+
+def _tape_sums(model, loss_object, x, y):
+    """GradientTape reference: Keras' batch loss (with regularization, as fit) times the rows."""
+    with tf.GradientTape() as tape:
+        mean = loss_object(y, model(x, training=True)) + sum(model.losses)
+        total = mean * len(y)
+    return gradients.flatten([g.numpy() for g in tape.gradient(total, model.trainable_variables)]), float(total)
+
+
+def _binary_problem(rows=64):
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(rows, 8)).astype(np.float32)
+    return x, (x[:, 0] > 0).astype(np.float32)  # scalar 0/1 labels, shape (rows,)
+
+
+def _my_bce(y_true, y_pred):
+    return keras.losses.binary_crossentropy(y_true, y_pred)
+
+
+@pytest.mark.parametrize("loss", ["binary_crossentropy", "crossentropy", keras.losses.BinaryCrossentropy(), _my_bce])
+def test_scalar_labels_with_a_sigmoid_output_give_keras_gradients_for_every_loss_form(loss):
+    x, y = _binary_problem()
+    model = _dense(1, "sigmoid")
+    spec = keras_objects.loss_spec(loss)
+    flat, loss_sum, _ = gradients.ShardTrainer(model, spec).gradient_sums(x, y)
+    expected, total = _tape_sums(model, keras.losses.BinaryCrossentropy(), x, y)
+    np.testing.assert_allclose(flat, expected, rtol=1e-5, atol=1e-6)
+    assert loss_sum == pytest.approx(total, rel=1e-5)
+
+
+def test_regularization_losses_enter_the_gradient_and_the_loss_once_per_example():
+    x, y = _binary_problem()
+    regularized, plain = _dense(1, "sigmoid", l2=0.5), _dense(1, "sigmoid")
+    flat, loss_sum, _ = gradients.ShardTrainer(regularized, "binary_crossentropy").gradient_sums(x, y)
+    expected, total = _tape_sums(regularized, keras.losses.BinaryCrossentropy(), x, y)
+    np.testing.assert_allclose(flat, expected, rtol=1e-5, atol=1e-6)
+    assert loss_sum == pytest.approx(total, rel=1e-5)
+    assert not np.allclose(flat, gradients.ShardTrainer(plain, "binary_crossentropy").gradient_sums(x, y)[0])
+    first, second = (gradients.ShardTrainer(regularized, "binary_crossentropy").gradient_sums(x[s], y[s])[0]
+                     for s in (slice(0, 24), slice(24, None)))
+    np.testing.assert_allclose(first + second, flat, rtol=1e-4, atol=1e-5)
+
+
+def _labels(kind, classes=3, rows=90):
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=(rows, 8)).astype(np.float32)
+    index = np.argmax(x[:, :classes], axis=1)
+    if kind == "binary":
+        return x, (index == 0).astype(np.float32), _dense(1, "sigmoid"), "binary_crossentropy"
+    if kind == "sparse":
+        return x, index.astype(np.float32), _dense(classes, "softmax"), "sparse_categorical_crossentropy"
+    return x, np.eye(classes, dtype=np.float32)[index], _dense(classes, "softmax"), "categorical_crossentropy"
+
+
+def _rmse_free_error(y_true, y_pred):
+    return keras.ops.mean(keras.ops.abs(y_true - y_pred), axis=-1)
+
+
+@pytest.mark.parametrize("kind", ["binary", "sparse", "one_hot"])
+def test_metric_sums_over_rows_equal_keras_evaluate(kind):
+    x, y, model, loss = _labels(kind)
+    by_kind = {"binary": ("mse", keras.metrics.BinaryAccuracy(name="bin")),
+               "sparse": ("sparse_categorical_crossentropy",
+                          keras.metrics.SparseTopKCategoricalAccuracy(k=2, name="top2")),
+               "one_hot": ("mse", keras.metrics.TopKCategoricalAccuracy(k=2, name="top2"))}
+    metrics = ["accuracy", *by_kind[kind]]
+    if kind != "sparse":
+        metrics.append(_rmse_free_error)
+    specs = [keras_objects.metric_spec(m) for m in metrics]
+    loss_sum, sums = gradients.ShardTrainer(model, loss, specs).evaluate(x, y)
+    reference = keras.models.clone_model(model)
+    reference.set_weights(model.get_weights())
+    reference.compile(loss=loss, metrics=metrics)
+    keras_values = reference.evaluate(x, y, batch_size=len(y), verbose=0, return_dict=True)
+    names = [keras_objects.object_name(s) for s in specs]
+    assert set(names) <= set(keras_values), (names, keras_values)
+    ours = dict(zip(names, sums / len(y)))
+    for name in names:
+        assert ours[name] == pytest.approx(keras_values[name], rel=1e-5, abs=1e-6), name
+    assert loss_sum / len(y) == pytest.approx(keras_values["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("metric", ["auc", "precision", keras.metrics.RootMeanSquaredError(), keras.metrics.AUC()])
+def test_metrics_that_are_not_means_over_examples_are_refused(metric):
+    with pytest.raises(ConfigError, match="not a mean over examples.*accuracy"):
+        keras_objects.metric_spec(metric)
+
+
+@pytest.mark.parametrize("name", keras_objects.METRIC_EXAMPLES)
+def test_every_advertised_metric_is_accepted(name):
+    assert keras_objects.metric_spec(name) == name
+
+
+def test_unknown_names_and_forms_are_config_errors():
+    with pytest.raises(ConfigError, match="unknown loss 'msee'.*'mse'"):
+        keras_objects.loss_spec("msee")
+    with pytest.raises(ConfigError, match="unknown metric 'accuracyy'"):
+        keras_objects.metric_spec("accuracyy")
+    with pytest.raises(ConfigError, match="optimizer 'sgdd' is not a Keras optimizer.*'adam'"):
+        keras_objects.optimizer("sgdd")
+    with pytest.raises(ConfigError, match="optimizer .*'Nope'"):
+        keras_objects.optimizer({"class_name": "Nope", "config": {}})
+    with pytest.raises(ConfigError, match="reduction='sum'"):
+        keras_objects.loss_spec(keras.losses.MeanSquaredError(reduction="sum"))
+    with pytest.raises(ConfigError, match="loss must be"):
+        keras_objects.loss_spec(3)
+
+
+def test_specs_pickle_with_a_stable_repr():
+    import pickle
+
+    assert keras_objects.loss_spec(keras.losses.BinaryCrossentropy(from_logits=True))["config"]["from_logits"]
+    huber = keras_objects.loss_spec(keras.losses.Huber(delta=2.0))  # Keras' config drops delta: pickled
+    assert pickle.loads(pickle.dumps(huber)).load()._fn_kwargs == {"delta": 2.0}
+    per_example = keras_objects.build_loss(huber)(np.zeros((2, 1)), np.array([[3.0], [-1.0]]))
+    assert per_example.numpy() == pytest.approx([4.0, 0.5])
+    spec = keras_objects.loss_spec(_my_bce)
+    assert isinstance(spec, keras_objects.Pickled) and spec.name == "_my_bce"
+    again = pickle.loads(pickle.dumps(spec))
+    assert repr(again) == repr(spec) and again.load() is _my_bce
+
+
+def test_untrained_state_lists_batchnorm_statistics_unless_the_layer_is_frozen():
+    keras.utils.set_random_seed(1)
+    norm = keras.layers.BatchNormalization()
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), norm, keras.layers.Dense(1)])
+    assert sorted(p.rsplit("/", 1)[-1] for p in keras_objects.untrained_state(model)) == ["moving_mean",
+                                                                                         "moving_variance"]
+    norm.trainable = False
+    assert keras_objects.untrained_state(model) == []
+    assert keras_objects.untrained_state(_dense(1, "sigmoid")) == []
