@@ -150,8 +150,8 @@ def _label_shape(field: T.StructField, output: TensorSpec, kind: str, loss: str)
     if depth == 0:
         fits = kind == "any" or (len(out) == 1 if kind == "sparse" else out in ((), (1,)))
         shape = ()
-    elif kind == "sparse" or (kind == "any" and depth == len(out) - 1):
-        fits, shape = depth == len(out) - 1 or (depth == len(out) and out[-1:] == (1,)), out[:depth]
+    elif kind == "sparse" or (kind == "any" and depth == len(out) - 1):  # class indices, (b, ..., 1) allowed
+        fits, shape = depth in (len(out) - 1, len(out)), (*out[:-1], 1)[:depth]
     elif depth == len(out) or (depth == 1 and len(out) > 1 and None not in out):
         fits, shape = True, out
     else:
