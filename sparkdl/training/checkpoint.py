@@ -1,9 +1,10 @@
 """Driver side: training checkpoints on any Hadoop path, written atomically.
 
 A checkpoint is a directory `ckpt-<round>` holding `state.npz` (model weights, optimizer
-variables) and `state.json` (epoch, round, rows seen, history, the run's settings). It is
-written under a temporary name and renamed into place, so a reader never sees half of one; the
-newest complete `ckpt-*` is the one to resume from. The last `keep` checkpoints are kept.
+variables) and `state.json` (epoch, round in epoch, global round, training row count, history,
+and the run's settings that resume.py checks). It is written under a temporary name and renamed
+into place, so a reader never sees half of one; the newest complete `ckpt-*` is the one to
+resume from. The last `keep` checkpoints are kept.
 """
 from __future__ import annotations
 
@@ -29,7 +30,8 @@ class Checkpoint:
 
     weights: np.ndarray
     optimizer: list
-    state: dict  # epoch, round_in_epoch, global_round, history, settings
+    state: dict  # epoch, round_in_epoch, global_round, rows, history, settings
+    uri: Optional[str] = None  # where it was read from
 
 
 def _name(global_round: int) -> str:
@@ -74,4 +76,4 @@ def load(uri: str, spark) -> Checkpoint:
         optimizer = [data[f"optimizer_{i}"] for i in range(count)]
     with open(os.path.join(local, "state.json")) as handle:
         state = json.load(handle)
-    return Checkpoint(weights=weights, optimizer=optimizer, state=state)
+    return Checkpoint(weights=weights, optimizer=optimizer, state=state, uri=uri)

@@ -2,62 +2,29 @@
 
 Fast path (`round_task`): a task of a tiny `parallelize` job memory-maps its partition's shard
 from the executor's disk (shards.py), sets the round's broadcast weights and computes its part.
-Fallback (`fallback_function`, a `mapInArrow` over the cached training rows): used for the
-partitions whose task found no shard; it stores the shard on that executor, then computes the same
-part. Either way the task returns one result: a flat payload (gradient sum in `sync`,
-sample-weighted weights and optimizer state in `average`, empty in `evaluate`), the sample count, the loss sum, the
-metric sums, and the partitions it could not serve.
+A shard counts only when it holds exactly the partition's rows (`RoundSpec.partition_rows`);
+otherwise the task reports the partition missing. Fallback (`fallback_function`, a `mapInArrow`
+over the cached rows of the missing partitions only): stores the shard on that executor, then
+computes the same part. Either way a task returns one `RoundResult`.
 """
 from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
-from typing import Any, Optional, Tuple
+import pickle
 
 import numpy as np
 import pyarrow as pa
 
-from ..runtime.models import ModelRef, cached_in_worker, local_model_path
+from ..errors import TensorError
+from ..runtime.models import cached_in_worker, local_model_path
 from ..runtime.worker import prepare_task
-from ..signature import TensorSpec
 from ..tensors import column_to_tensor
 from . import shards
+from .rounds import AVERAGE, PARTITION, POSITION, SYNC, RoundResult, RoundSpec
 
 log = logging.getLogger("sparkdl")
-SYNC, AVERAGE, EVALUATE = "sync", "average", "evaluate"
-POSITION = "_sparkdl_pos"
 _optimizers = {}
-
-
-@dataclass(frozen=True)
-class RoundSpec:
-    """What every task of a round needs; shipped in the task closure."""
-
-    run_id: str
-    model: ModelRef
-    weights: Any  # Broadcast of the flat weights (then the optimizer state, in `average`)
-    round: int
-    mode: str
-    loss: str
-    metrics: Tuple[str, ...]
-    features: Tuple[Tuple[TensorSpec, str], ...]
-    label: TensorSpec
-    label_column: str
-    start: int = 0  # training positions [start, stop) of this round
-    stop: int = 0
-    local_batch: int = 0
-    optimizer: Optional[dict] = None  # Keras optimizer config, for `average`
-
-
-def zero(metrics) -> tuple:
-    return np.zeros(0), 0, 0.0, np.zeros(len(metrics)), ()
-
-
-def combine(a: tuple, b: tuple) -> tuple:
-    """Add two partial results (an empty payload counts as zeros)."""
-    payload = b[0] if a[0].size == 0 else a[0] if b[0].size == 0 else a[0] + b[0]
-    return payload, a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4]
 
 
 def _trainer(spec: RoundSpec):
@@ -80,6 +47,7 @@ def _trainer(spec: RoundSpec):
 
 
 def _optimizer(spec: RoundSpec):
+    """The worker's optimizer of this run, for `average` (rebuilt when the run changes)."""
     key = (spec.run_id, repr(spec.optimizer))
     if key not in _optimizers:
         from ..tf import keras_objects
@@ -89,12 +57,12 @@ def _optimizer(spec: RoundSpec):
     return _optimizers[key]
 
 
-def compute(spec: RoundSpec, shard: shards.Shard) -> tuple:
-    """This partition's part of the round, from its shard."""
+def compute(spec: RoundSpec, shard: shards.Shard) -> RoundResult:
+    """Executor: this partition's part of the round, over its rows in the round's window."""
     x, y = shard.between(spec.start, spec.stop)
     rows = len(y)
     if rows == 0:
-        return zero(spec.metrics)
+        return RoundResult.zero(spec.metrics)
     from ..tf import gradients
 
     trainer = _trainer(spec)
@@ -102,22 +70,26 @@ def compute(spec: RoundSpec, shard: shards.Shard) -> tuple:
     weight_count = gradients.set_weights(trainer.model, vector)
     if spec.mode == SYNC:
         gradient, loss, metrics = trainer.gradient_sums(x, y)
-        return gradient, rows, loss, metrics, ()  # float32: half the bytes of float64 per round
+        return RoundResult(gradient, rows, loss, metrics)  # float32: half the bytes of float64 per round
     if spec.mode == AVERAGE:  # the vector holds the weights, then the optimizer's state
         optimizer = _optimizer(spec)
         loss, metrics = trainer.local_steps(optimizer, vector[weight_count:], x, y, spec.local_batch)
         state = np.concatenate([gradients.get_weights(trainer.model), gradients.optimizer_vector(optimizer)])
-        return state * np.float32(rows), rows, loss, metrics, ()
+        return RoundResult(state * np.float32(rows), rows, loss, metrics)
     loss, metrics = trainer.evaluate(x, y)
-    return np.zeros(0), rows, loss, metrics, ()
+    return RoundResult(np.zeros(0), rows, loss, metrics)
 
 
-def round_task(spec: RoundSpec, inputs: int):
+def round_task(spec: RoundSpec):
     """The fast path: `mapPartitionsWithIndex` over range(P), one task per training partition."""
+    inputs = len(spec.features)
 
     def run(partition: int, _):
         shard = shards.load(spec.run_id, partition, inputs)
-        yield compute(spec, shard) if shard is not None else (*zero(spec.metrics)[:4], (partition,))
+        if shard is None or len(shard.label) != spec.partition_rows[partition]:
+            yield RoundResult.zero(spec.metrics)._replace(missing_partitions=(partition,))
+        else:
+            yield compute(spec, shard)
 
     return run
 
@@ -138,30 +110,59 @@ def shard_from_batches(spec: RoundSpec, batches) -> shards.Shard:
     label = column_to_tensor(table.column(spec.label_column), spec.label_column, spec.label.numpy_dtype,
                              spec.label.inner_shape)
     shards.check_finite(spec.label_column, label, positions)
-    return shards.Shard(features, np.ascontiguousarray(label), positions)
+    return shards.Shard(features, np.ascontiguousarray(label), positions, _partitions(table))
 
 
-RESULT_SCHEMA = "part binary"
+def _partitions(table: pa.Table):
+    return table.column(PARTITION).to_numpy() if PARTITION in table.column_names else None
 
 
-def _as_batch(result: tuple) -> pa.RecordBatch:
-    import pickle
+def _partition_shard(spec: RoundSpec, batches) -> tuple:
+    """(partition id, its Shard): the task's rows, checked to be exactly that partition's rows."""
+    from pyspark import TaskContext
 
+    partition = TaskContext.get().partitionId()
+    shard = shard_from_batches(spec, batches)
+    foreign = shard.partitions is not None and bool((shard.partitions != partition).any())
+    if foreign or len(shard.label) != spec.partition_rows[partition]:
+        raise TensorError(f"training partition {partition} holds {len(shard.label)} row(s) where the layout "
+                          f"counted {spec.partition_rows[partition]}; the input DataFrame changed while training "
+                          f"(a recomputed, non-deterministic source): cache or write it out before train()")
+    return partition, shard
+
+
+def _as_batch(result: RoundResult) -> pa.RecordBatch:
     return pa.RecordBatch.from_pydict({"part": pa.array([pickle.dumps(result)], pa.binary())})
 
 
-def fallback_function(spec: RoundSpec, store_only: bool = False):
-    """`mapInArrow` over the cached rows: store this partition's shard on this executor, then
-    compute its part of the round (or, with store_only, just report the row count)."""
-    from pyspark import TaskContext
+def store_function(spec: RoundSpec):
+    """`mapInArrow` over all cached rows, once per run: store each partition's shard on its
+    executor; the result's count is the partition's rows."""
 
     def run(batches):
-        shard = shard_from_batches(spec, batches)
-        shards.store(spec.run_id, TaskContext.get().partitionId(), shard)
-        if store_only:
-            yield _as_batch((np.zeros(0), len(shard.label), 0.0, np.zeros(len(spec.metrics)), ()))
-        else:
-            yield _as_batch(compute(spec, shard))
+        partition, shard = _partition_shard(spec, batches)
+        shards.store(spec.run_id, partition, shard)
+        yield _as_batch(RoundResult.zero(spec.metrics)._replace(count=len(shard.label)))
+
+    return run
+
+
+def fallback_function(spec: RoundSpec, missing):
+    """`mapInArrow` over the cached rows of the `missing` partitions: store the shard on this
+    executor, then compute the partition's part. A task of any other partition (it sees no rows:
+    the driver's filter removed them) stores nothing and returns nothing."""
+    missing = frozenset(missing)
+
+    def run(batches):
+        from pyspark import TaskContext
+
+        if TaskContext.get().partitionId() not in missing:
+            for _ in batches:
+                pass
+            return
+        partition, shard = _partition_shard(spec, batches)
+        shards.store(spec.run_id, partition, shard)
+        yield _as_batch(compute(spec, shard))
 
     return run
 

@@ -108,6 +108,88 @@ def test_checkpoint_and_resume_continue_where_they_stopped(spark, rng, tmp_path)
     assert len([p for p in (tmp_path / "ckpt").iterdir() if p.name.startswith("ckpt-")]) == 3
 
 
+class TestResumeChecksTheRunsSettings:
+    """A checkpoint records the run's settings; resuming with others is a ConfigError, or resume="force"."""
+
+    def _args(self, tmp_path, **extra):
+        return dict(features="features", label="label", loss="mse", mode="sync",
+                    checkpoint_dir=f"file://{tmp_path}/ckpt", **extra)
+
+    def test_changed_settings_or_model_are_config_errors_naming_both_values(self, spark, rng, tmp_path):
+        import keras
+
+        x, y = _regression(rng, rows=128)
+        df = _ordered_df(spark, x, y)
+        sparkdl.train(df, _linear(seed=3), optimizer=keras.optimizers.SGD(0.05), epochs=1, batch_size=32,
+                      **self._args(tmp_path))
+        with pytest.raises(ConfigError, match=r"batch_size: checkpoint 32, now 64") as error:
+            sparkdl.train(df, _linear(seed=3), optimizer=keras.optimizers.SGD(0.05), epochs=2, batch_size=64,
+                          **self._args(tmp_path))
+        assert "resume='force'" in str(error.value) and "ckpt-000000004" in str(error.value)
+        for other in (_linear(seed=3, hidden=4), _linear(seed=3, activation="sigmoid")):
+            with pytest.raises(ConfigError, match=r"model: checkpoint '[0-9a-f]{64}', now '[0-9a-f]{64}'"):
+                sparkdl.train(df, other, optimizer=keras.optimizers.SGD(0.05), epochs=2, batch_size=32,
+                              **self._args(tmp_path))
+        with pytest.raises(ConfigError, match=r"optimizer\.config\.learning_rate: checkpoint 0\.05, now 0\.1; "
+                                              r"seed: checkpoint None, now 7; shuffle: checkpoint False, now True\."):
+            sparkdl.train(df, _linear(seed=3), optimizer=keras.optimizers.SGD(0.1), epochs=2, batch_size=32,
+                          shuffle=True, seed=7, **self._args(tmp_path))
+        with pytest.raises(ConfigError, match="resume must be None .* got 'yes'"):
+            sparkdl.train(df, _linear(seed=3), epochs=2, batch_size=32, resume="yes", **self._args(tmp_path))
+
+    def test_same_architecture_resumes_and_force_resumes_despite_changes(self, spark, rng, tmp_path):
+        import keras
+
+        x, y = _regression(rng, rows=128)
+        df = _ordered_df(spark, x, y)
+        first = sparkdl.train(df, _linear(seed=3), optimizer=keras.optimizers.SGD(0.05), epochs=1, batch_size=32,
+                              **self._args(tmp_path))
+        # another build of the same architecture (new layer names, other initial weights) is the same model
+        resumed = sparkdl.train(df, _linear(seed=8), optimizer=keras.optimizers.SGD(0.05), epochs=2, batch_size=32,
+                                **self._args(tmp_path))
+        assert resumed.history[0] == first.history[0] and len(resumed.history) == 2
+        forced = sparkdl.train(df, _linear(seed=3), optimizer=keras.optimizers.SGD(0.05), epochs=3, batch_size=64,
+                               resume="force", **self._args(tmp_path))
+        assert forced.history[:2] == resumed.history and forced.history[2]["rounds"] == 2
+        assert forced.history[2]["samples"] == 128
+
+
+def test_round_after_a_shard_is_lost_or_emptied_recomputes_it_from_the_cached_rows(spark, rng, monkeypatch):
+    """A missing shard and an empty one in its place (what the old fallback left behind) are both
+    recomputed from their partition's cached rows; every row is used and the weights are Keras'."""
+    import os
+    import shutil
+
+    import keras
+    from pyspark import SparkFiles
+
+    from sparkdl.training import loop
+
+    x, y = _regression(rng, rows=192)
+    model = _linear(seed=11)
+    reference = _keras_reference(model, x, y, "mse", batch=32, epochs=2, lr=0.1)
+    train_round, damaged = loop.TrainingRun.train_round, []
+
+    def damage_then_train(self, global_round, start):
+        if global_round in (2, 8):
+            root = os.path.join(SparkFiles.getRootDirectory(), "sparkdl-shards", self.run_id)
+            shutil.rmtree(os.path.join(root, "part-00000"))
+            empty = os.path.join(root, "part-00001")
+            for name in os.listdir(empty):
+                values = np.load(os.path.join(empty, name))
+                np.save(os.path.join(empty, name), values[:0])
+            damaged.append(global_round)
+        return train_round(self, global_round, start)
+
+    monkeypatch.setattr(loop.TrainingRun, "train_round", damage_then_train)
+    result = sparkdl.train(_ordered_df(spark, x, y), model, features="features", label="label", loss="mse",
+                           optimizer=keras.optimizers.SGD(0.1), epochs=2, batch_size=32, partitions=3)
+    assert damaged == [2, 8]
+    assert [h["samples"] for h in result.history] == [192, 192]
+    for ours, theirs in zip(result.model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
+
+
 def test_result_saves_model_and_history(spark, rng, tmp_path):
     x, y = _regression(rng, rows=64)
     result = sparkdl.train(_ordered_df(spark, x, y), _linear(), features="features", label="label", loss="mse",
