@@ -41,7 +41,6 @@ class ModelCopyReader(MLReader):
         instance = self.cls()
         DefaultParamsReader.getAndSetParams(instance, metadata)
         instance._resetUid(metadata["uid"])
-        saved = metadata.get("modelPath") or metadata["paramMap"].get("model")
-        if saved:
-            instance._set(model=_model_dir(path, saved))
+        if metadata.get("modelPath"):  # else no copy was saved: the model param stays as it was
+            instance._set(model=_model_dir(path, metadata["modelPath"]))
         return instance
