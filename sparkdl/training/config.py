@@ -175,8 +175,9 @@ def warn_untrained_state(model, config: TrainConfig) -> None:
     paths = untrained_state(model) if config.mode == "sync" else []
     if paths:
         log.warning("sparkdl: the model has %d non-trainable variable(s) that training updates (%s%s); mode='sync' "
-                    "rounds update only trainable weights, so they keep their initial values; use mode='average' "
-                    "(which averages them across partitions) or recompute them after training", len(paths),
+                    "rounds update only trainable weights, so they keep their initial values (and BatchNorm's batch "
+                    "statistics come from each partition's rows); use mode='average' (which averages them across "
+                    "partitions) or recompute them after training", len(paths),
                     ", ".join(paths[:4]), ", ..." if len(paths) > 4 else "")
 
 
