@@ -4,6 +4,8 @@ Public API (importing sparkdl does not import TensorFlow; executors import it wh
 model):
 
     predict(df, model, *, inputs=None, outputs=None, batch_size=None, keep=None) -> DataFrame
+    score_files(spark, model, input, output, *, input_format="parquet", keep=None, ...) -> dict
+        files -> pyarrow -> model -> Parquet, scheduled by Spark, committed Hadoop-style
     TFTransformer(model=..., inputs=..., outputs=..., batchSize=...)    Spark ML stage
     register_udf(spark, name, model, *, outputs=None, batch_size=None)  Spark SQL function
     model_loads(spark) -> int                                           loads on executors so far
@@ -28,7 +30,7 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "__version__", "predict", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
+    "__version__", "predict", "score_files", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
     "KerasEstimator", "score_stream", "KafkaSource", "FileSource", "ParquetSink", "KafkaSink", "ConsoleSink",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
     "SchemaError", "TensorError", "StorageError", "SourceUnavailableError",
@@ -36,6 +38,7 @@ __all__ = [
 
 _LAZY = {
     "predict": ("sparkdl.inference.predict", "predict"),
+    "score_files": ("sparkdl.inference.files", "score_files"),
     "register_udf": ("sparkdl.inference.udf", "register_udf"),
     "model_loads": ("sparkdl.runtime.models", "model_loads"),
     "TFTransformer": ("sparkdl.ml", "TFTransformer"),

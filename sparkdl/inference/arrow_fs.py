@@ -1,0 +1,83 @@
+"""pyarrow file systems for `score_files`: one URI -> (FileSystem, path), and the data files under it.
+
+Used on the driver (listing, commit) and on executors (reading, writing), so that no byte of the
+data passes through the JVM. Schemes: a plain path or file: (local), s3:/s3a:/s3n: (S3), gs:
+(GCS), hdfs: (libhdfs, where the cluster provides it), dbfs:/ (Databricks' /dbfs mount). Without
+libhdfs, hdfs: falls back to WebHDFS through fsspec when SPARKDL_WEBHDFS_URL is set.
+"""
+from __future__ import annotations
+
+import os
+from typing import List, Tuple
+from urllib.parse import urlparse
+
+import pyarrow.fs as pafs
+
+from .. import fs
+from ..errors import StorageError
+
+_S3_ALIASES = ("s3a", "s3n")
+
+
+def resolve(uri: str) -> Tuple[pafs.FileSystem, str]:
+    """The pyarrow FileSystem holding `uri` and the path of `uri` inside it."""
+    uri = str(uri)
+    scheme = fs.scheme(uri)
+    if scheme == "":
+        return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
+    if scheme == "file":
+        return pafs.LocalFileSystem(), urlparse(uri).path
+    if scheme == "dbfs":
+        return pafs.LocalFileSystem(), "/dbfs/" + urlparse(uri).path.lstrip("/")
+    if scheme in _S3_ALIASES:
+        uri = "s3" + uri[len(scheme):]
+    try:
+        return pafs.FileSystem.from_uri(uri)
+    except Exception as error:  # pyarrow raises ArrowInvalid, OSError or ImportError by backend
+        if scheme == "hdfs" and os.environ.get("SPARKDL_WEBHDFS_URL"):
+            return _webhdfs(uri)
+        raise StorageError(f"pyarrow cannot open {uri!r}: {error}. Use a scheme pyarrow reaches (file:, s3:, gs:, "
+                           f"hdfs: with libhdfs, or set SPARKDL_WEBHDFS_URL for WebHDFS), or engine='spark'") from None
+
+
+def _webhdfs(uri: str) -> Tuple[pafs.FileSystem, str]:
+    """hdfs: URI through WebHDFS (fsspec), for clusters without libhdfs."""
+    try:
+        import fsspec
+    except ImportError:
+        raise StorageError(f"reading {uri!r} over WebHDFS needs fsspec: pip install fsspec") from None
+    http = urlparse(os.environ["SPARKDL_WEBHDFS_URL"])
+    handler = pafs.FSSpecHandler(fsspec.filesystem("webhdfs", host=http.hostname, port=http.port,
+                                                   user=os.environ.get("HADOOP_USER_NAME")))
+    return pafs.PyFileSystem(handler), urlparse(uri).path
+
+
+def can_resolve(uri: str) -> bool:
+    """Whether pyarrow reaches `uri` from here (the job's `--engine auto` asks this)."""
+    try:
+        resolve(uri)
+    except StorageError:
+        return False
+    return True
+
+
+def _hidden(relative: str) -> bool:
+    """Spark's rule: names starting with '_' or '.' (_SUCCESS, _temporary, .crc files) are not data."""
+    return any(part.startswith(("_", ".")) for part in relative.split("/"))
+
+
+def data_files(filesystem: pafs.FileSystem, path: str, uri: str) -> List[pafs.FileInfo]:
+    """The data files at `path` (a file, or every non-hidden file below a directory), sorted by path."""
+    info = filesystem.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        raise StorageError(f"input {uri!r} does not exist; check the path and its scheme (file:, hdfs:, s3a:)")
+    if info.type == pafs.FileType.File:
+        return [info]
+    found = filesystem.get_file_info(pafs.FileSelector(path, recursive=True))
+    root = path.rstrip("/") + "/"
+    files = [f for f in found if f.type == pafs.FileType.File and not _hidden(f.path[len(root):])]
+    if not files:
+        raise StorageError(f"input {uri!r} holds no data files (names starting with '_' or '.' are skipped); "
+                           f"check the path")
+    return sorted(files, key=lambda f: f.path)
+

@@ -1,0 +1,94 @@
+"""Executor side of `score_files`: read one split with pyarrow, score it, write it, commit the attempt.
+
+Per task: place it and fetch the worker's cached model (`open_model`, as `predict` does); a reader
+thread reads the split's pieces as Arrow batches capped in rows and bytes, a few ahead of the
+model (`prefetched`); each batch is scored by the same core as `predict` (`score_columns`) and
+appended to this task attempt's one output file, which is committed by rename at the end.
+"""
+from __future__ import annotations
+
+import time
+from contextlib import closing
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from ..errors import TensorError
+from .arrow_fs import resolve
+from .commit import OutputJob, TaskAttempt
+from .executor import ScoringPlan, open_model, score_columns
+from .formats import MAX_BATCH_ROWS, ReadSpec, capped, open_writer, read_piece
+from .prefetch import prefetched
+from .splits import Split
+
+
+@dataclass(frozen=True)
+class FileTask:
+    """Everything a task needs, shipped in its closure (the model bytes travel by broadcast)."""
+
+    plan: ScoringPlan
+    input_uri: str
+    read: ReadSpec
+    job: OutputJob
+    output_format: str
+
+
+def _batches(task: FileTask, split: Split):
+    """(file path, record batch) for each capped batch of the split, in order."""
+    filesystem, _ = resolve(task.input_uri)
+    options = task.read.options
+    for piece in split.pieces:
+        rows = MAX_BATCH_ROWS
+        if piece.bytes_per_row:
+            rows = int(max(1, min(MAX_BATCH_ROWS, options.batch_bytes // piece.bytes_per_row)))
+        for batch in capped(read_piece(filesystem, piece.path, piece.parts, task.read, rows), rows,
+                            options.batch_bytes):
+            yield piece.path, batch
+
+
+def _scored(task: FileTask, model, device, batch: pa.RecordBatch, path: str) -> pa.RecordBatch:
+    """The batch's kept columns plus the predictions; a TensorError names the file it came from."""
+    plan = task.plan
+    kept = batch.schema.names if plan.keep is None else list(plan.keep)
+    try:
+        predictions = score_columns(plan, model, device, [batch.column(name) for _, name in plan.inputs])
+    except TensorError as error:
+        raise TensorError(f"{error} [input file {path}]") from None
+    return pa.RecordBatch.from_arrays([batch.column(name) for name in kept] + predictions,
+                                      names=kept + [column for _, column in plan.outputs])
+
+
+def run_split(task: FileTask, split: Split) -> dict:
+    """Score one split into one committed file; return the commit record with rows and timings."""
+    started = time.perf_counter()
+    model, device = open_model(task.plan)
+    attempt = TaskAttempt(task.job, split.index)
+    rows, waited, writer = 0, 0.0, None
+    with attempt.open() as stream, closing(prefetched(_batches(task, split), task.read.options.prefetch)) as batches:
+        while True:
+            asked = time.perf_counter()
+            path, batch = next(batches, (None, None))
+            waited += time.perf_counter() - asked
+            if batch is None:
+                break
+            scored = _scored(task, model, device, batch, path)
+            writer = writer or open_writer(stream, scored.schema, task.output_format)
+            writer.write_batch(scored)
+            rows += batch.num_rows
+        if writer is None:  # nothing to read: an empty file with the output schema
+            empty = pa.RecordBatch.from_pylist([], schema=task.read.projected)
+            writer = open_writer(stream, _scored(task, model, device, empty, "").schema, task.output_format)
+        writer.close()
+    record = attempt.commit(rows)
+    record.update(seconds=time.perf_counter() - started, input_wait_seconds=waited)
+    return record
+
+
+def score_partition(task: FileTask):
+    """The `mapPartitions` function: each partition holds one split; yields its commit record."""
+
+    def run(splits):
+        for split in splits:
+            yield run_split(task, split)
+
+    return run
