@@ -9,6 +9,7 @@ import contextlib
 import hashlib
 import pickle
 import re
+import warnings
 from dataclasses import dataclass
 
 import keras
@@ -140,8 +141,10 @@ def _rebuilds(value, serialize, deserialize):
     """Keras' config of `value` when it rebuilds an equal object (some built-ins drop arguments
     from their config: Huber(delta=2.0) comes back with delta=1.0), else None."""
     try:
-        config = serialize(value)
-        rebuilt = deserialize(config)
+        with warnings.catch_warnings():  # e.g. Keras' warning about lambdas: they get pickled instead
+            warnings.simplefilter("ignore")
+            config = serialize(value)
+            rebuilt = deserialize(config)
         return config if type(rebuilt) is type(value) and _plain_state(rebuilt) == _plain_state(value) else None
     except Exception:  # noqa: BLE001 - unregistered classes, arrays in the state, ...: pickle instead
         return None
