@@ -52,13 +52,13 @@ def _webhdfs(uri: str) -> Tuple[pafs.FileSystem, str]:
     return pafs.PyFileSystem(handler), urlparse(uri).path
 
 
-def can_resolve(uri: str) -> bool:
-    """Whether pyarrow reaches `uri` from here (the job's `--engine auto` asks this)."""
+def arrow_reads(uri: str) -> bool:
+    """Whether pyarrow reaches `uri` from here and finds something there (the job's `--engine auto`)."""
     try:
-        resolve(uri)
-    except StorageError:
+        filesystem, path = resolve(uri)
+        return filesystem.get_file_info(path).type != pafs.FileType.NotFound
+    except (StorageError, OSError):
         return False
-    return True
 
 
 def _hidden(relative: str) -> bool:

@@ -17,15 +17,15 @@ import pyarrow as pa
 from pyspark.sql import types as T
 
 from ..config import PredictConfig
-from ..errors import SchemaError, raised_on_executor
+from ..errors import ConfigError, SchemaError, raised_on_executor
 from ..runtime.models import model_loads
 from ..runtime.schema import spark_type
 from ..signature import TensorSpec
 from ..tensors import is_binary_type, is_list_type, list_depth
-from .arrow_fs import data_files, resolve
+from .arrow_fs import arrow_reads, data_files, resolve
 from .commit import JobCommitter
 from .file_task import FileTask, score_partition
-from .formats import ReadOptions, ReadSpec, check_output_format, read_schema
+from .formats import OUTPUT_FORMATS, ReadOptions, ReadSpec, check_output_format, read_schema
 from .predict import plan_scoring
 from .splits import plan_splits
 
@@ -120,3 +120,20 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
                "model_loads": model_loads(spark) - loads, "output": str(output)}
     log.info("sparkdl: score_files %s", summary)
     return summary
+
+
+def choose_engine(engine: str, input: str, output_format: str, spark_steps=()) -> str:
+    """'arrow' (score_files) or 'spark' (predict) for a batch job (driver).
+
+    spark_steps: what the job asks Spark to do to the data (e.g. '--partitions 8'). 'auto' picks
+    arrow when there is none, pyarrow writes `output_format` and pyarrow finds `input`.
+    """
+    needs_spark = list(spark_steps) + ([f"output format {output_format!r}"] if output_format not in OUTPUT_FORMATS
+                                       else [])
+    if engine == "arrow" and needs_spark:
+        raise ConfigError(f"the arrow engine cannot apply {needs_spark}; drop them or use the spark engine")
+    if engine not in ("auto", "arrow", "spark"):
+        raise ConfigError(f"engine must be 'auto', 'arrow' or 'spark', got {engine!r}")
+    if engine != "auto":
+        return engine
+    return "arrow" if not needs_spark and arrow_reads(input) else "spark"

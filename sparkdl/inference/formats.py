@@ -159,8 +159,11 @@ def read_piece(filesystem, path: str, parts, spec: ReadSpec, batch_rows: int) ->
         reader = orc.ORCFile(filesystem.open_input_file(path))
         batches = (reader.read_stripe(stripe, columns=columns) for stripe in parts)
     else:
-        stream = _open_stream(filesystem, path, spec.options, spec.projected, spec.schema.names)
-        batches = (batch.select(columns) for batch in stream)
+        reader = _open_stream(filesystem, path, spec.options, spec.projected, spec.schema.names)
+        if isinstance(reader, pa.ipc.RecordBatchFileReader):
+            batches = (reader.get_batch(index).select(columns) for index in range(reader.num_record_batches))
+        else:
+            batches = (batch.select(columns) for batch in reader)
     for batch in batches:
         yield _conform(batch, spec, path)
 

@@ -76,7 +76,7 @@ def _units(filesystem, info, spec: ReadSpec) -> List[_Unit]:
         return _parquet_units(filesystem, info, set(spec.columns))
     if spec.options.format == "orc":
         return _orc_units(filesystem, info)
-    return [_Unit(info.path, None, info.size, None)]
+    return [_Unit(info.path, None, info.size, None)] if info.size else []  # a 0-byte file holds no rows
 
 
 def _split(index: int, units: List[_Unit]) -> Split:
