@@ -8,31 +8,39 @@ VERSION = re.search(
     r'__version__ = "([^"]+)"', Path(__file__).with_name("sparkdl").joinpath("__init__.py").read_text()
 ).group(1)
 
-SPARK = "pyspark>=4.1,<5"          # mapInArrow + arrow_udf; provided by Databricks/YARN clusters
+# Spark comes from the cluster (Databricks, EMR, YARN archives): never a requirement, so installing
+# sparkdl never replaces a cluster's pyspark (or Databricks Connect). 3.5: everything but
+# register_udf and the Kafka source without Spark's connector; 4.1+: everything.
+SPARK = "pyspark>=3.5,<5"
 TENSORFLOW = "tensorflow>=2.16"     # Keras 3; use tensorflow-cpu on machines without a GPU
+JOBS = {"sparkdl-batch-score": "batch_score", "sparkdl-train": "train", "sparkdl-stream-score": "stream_score"}
 
 setup(
-    name="sparkdl",
+    name="sparkdl-tf",  # PyPI's "sparkdl" is an unrelated 2018 project; the import name stays sparkdl
     version=VERSION,
     description="Batch scoring, distributed training and streaming for TensorFlow models on Apache Spark",
     long_description=Path(__file__).with_name("README.md").read_text(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["sparkdl", "sparkdl.*"]),
     python_requires=">=3.10",
-    install_requires=[
-        "numpy>=1.24",
+    install_requires=[  # what the cluster's Python usually has already; pandas comes with pyspark[sql]
+        "numpy>=1.23",
         "pyarrow>=14",
-        "pandas>=2,<3",  # pyspark 4.x warns on pandas 3
     ],
+    entry_points={"console_scripts": [f"{name}=sparkdl.jobs.{module}:console_main" for name, module in JOBS.items()]},
     extras_require={
         # The cluster usually provides Spark and TensorFlow; these extras install them elsewhere.
-        "spark": [SPARK],
+        "spark": [SPARK, "pandas>=2,<3"],  # pyspark 4.x warns on pandas 3
+        "connect": ["pyspark[connect]>=3.5,<5", "pandas>=2,<3"],  # a Spark Connect client (sc://...)
         "tf": [TENSORFLOW],
         "hdfs": ["hdfs>=2.7"],
         "kafka": ["confluent-kafka>=2.3"],
         "notebooks": ["matplotlib>=3.7", "jupytext>=1.16", "nbclient>=0.10", "ipykernel>=6"],
         "test": [
-            "pyspark==4.3.0",
+            # [connect]: the client libraries; tests/connect runs a Connect server from the pyspark wheel
+            "pyspark[connect]==4.3.0; python_version >= '3.11'",  # 4.3 needs Python 3.11
+            "pyspark[connect]==4.2.1; python_version < '3.11'",
+            "pandas>=2,<3",
             "tensorflow-cpu==2.21.0",
             "hdfs>=2.7",
             "confluent-kafka>=2.3",

@@ -1,55 +1,9 @@
-"""spark-submit jobs/batch_score.py --model URI --input PATH --output PATH [options]
+"""spark-submit jobs/batch_score.py ...: the job in sparkdl/jobs/batch_score.py, run from a clone.
 
-Scores a table with a TensorFlow model and writes it with the prediction columns added. Prints a
-one-line JSON summary (rows, seconds, rows_per_second, output). Bad input: `ErrorType: message` on
-stderr, exit code 2, nothing written to --output.
+The wheel runs the same code as the `sparkdl-batch-score` console script, or with
+`spark-submit "$(python -m sparkdl.jobs batch_score)" ...`.
 """
-import argparse
-import time
-
-from sparkdl import _cli, fs
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="batch_score.py", description=__doc__.splitlines()[2])
-    parser.add_argument("--model", required=True, help="SavedModel directory or .keras file, any Hadoop URI")
-    parser.add_argument("--input", required=True, help="input table path")
-    parser.add_argument("--output", required=True, help="output table path (must not exist unless --overwrite)")
-    parser.add_argument("--input-format", default="parquet", choices=_cli.INPUT_FORMATS)
-    parser.add_argument("--output-format", default="parquet", choices=_cli.OUTPUT_FORMATS)
-    parser.add_argument("--inputs", help="model input=column pairs, e.g. features=x,mask=m")
-    parser.add_argument("--outputs", help="model output=column pairs, e.g. output_0=score")
-    parser.add_argument("--batch-size", type=_cli.positive, default=None,
-                        help="rows per model call (default: each worker measures the fastest)")
-    parser.add_argument("--keep", type=_cli.column_list,
-                        help="input columns to write with the predictions, e.g. id,ts (default: all)")
-    parser.add_argument("--partitions", type=_cli.positive, help="repartition the input to N partitions")
-    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    spark = _cli.session("sparkdl-batch-score")
-    import sparkdl
-
-    df = _cli.read_table(spark, args.input, args.input_format)
-    if args.partitions:
-        df = df.repartition(args.partitions)
-    scored = sparkdl.predict(df, args.model, inputs=args.inputs, outputs=args.outputs, batch_size=args.batch_size,
-                             keep=args.keep)
-    _cli.claim_output(spark, args.output, args.overwrite)
-    started = time.perf_counter()
-    try:
-        scored.write.format(args.output_format).save(args.output)
-    except BaseException:
-        fs.delete(args.output, spark)  # never leave a partial table behind
-        raise
-    seconds = time.perf_counter() - started
-    rows = spark.read.format(args.output_format).load(args.output).count()
-    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1),
-            "output": args.output, "model_loads": sparkdl.model_loads(spark)}
-
+from sparkdl.jobs.batch_score import console_main, main, parse_args  # noqa: F401
 
 if __name__ == "__main__":
-    raise SystemExit(_cli.run(main))
+    console_main()

@@ -1,82 +1,9 @@
-"""spark-submit jobs/stream_score.py --model URI
-   (--kafka-bootstrap HOST:PORT --input-topic T | --input-path DIR)
-   (--output-topic T2 | --output-path PATH) --checkpoint URI [options]
+"""spark-submit jobs/stream_score.py ...: the job in sparkdl/jobs/stream_score.py, run from a clone.
 
-Scores a Kafka topic (or a directory that Parquet/JSON files land in) as it arrives. Runs until
-stopped: SIGTERM (or Ctrl-C) stops the query after the current micro-batch. With --available-now it
-drains what is there and exits. Logs per micro-batch: rows, dead letters, duration, rows/s,
-end-to-end latency p50/p99 (now - Kafka timestamp). Prints a JSON summary at the end.
+The wheel runs the same code as the `sparkdl-stream-score` console script, or with
+`spark-submit "$(python -m sparkdl.jobs stream_score)" ...`.
 """
-import argparse
-import signal
-import time
-
-from sparkdl import _cli
-from sparkdl.errors import ConfigError
-
-
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(prog="stream_score.py", description="Score a Kafka topic with Spark")
-    parser.add_argument("--model", required=True, help="SavedModel directory or .keras file, any Hadoop URI")
-    parser.add_argument("--kafka-bootstrap", help="HOST:PORT[,HOST:PORT]; needed by --input-topic, --output-topic")
-    source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--input-topic", help="Kafka topic to score")
-    source.add_argument("--input-path", help="directory of Parquet/JSON files to score (new files as they land)")
-    parser.add_argument("--input-format", default="parquet", choices=("parquet", "json"), help="for --input-path")
-    out = parser.add_mutually_exclusive_group(required=True)
-    out.add_argument("--output-topic", help="Kafka topic for predictions (at-least-once)")
-    out.add_argument("--output-path", help="Parquet directory for predictions (exactly-once)")
-    parser.add_argument("--dead-letter-path", help="Parquet directory for unscorable messages (default: logged)")
-    parser.add_argument("--checkpoint", required=True, help="checkpoint directory URI (offsets, progress)")
-    parser.add_argument("--trigger", default="1 second", help="micro-batch interval, e.g. '2 seconds'")
-    parser.add_argument("--max-records-per-trigger", type=_cli.positive)
-    parser.add_argument("--value-format", default="json", choices=("json", "tensor"))
-    parser.add_argument("--schema", help="DDL of the JSON fields, e.g. 'id long, features array<float>'")
-    parser.add_argument("--starting-offsets", default="earliest", choices=("earliest", "latest"))
-    parser.add_argument("--inputs", help="model input=field pairs")
-    parser.add_argument("--outputs", help="model output=column pairs")
-    parser.add_argument("--batch-size", type=_cli.positive, default=None,
-                        help="rows per model call (default: each worker measures the fastest)")
-    parser.add_argument("--available-now", action="store_true", help="process what is there, then exit")
-    return parser.parse_args(argv)
-
-
-def main(argv=None) -> dict:
-    args = parse_args(argv)
-    if (args.input_topic or args.output_topic) and not args.kafka_bootstrap:
-        raise ConfigError("--input-topic and --output-topic need --kafka-bootstrap HOST:PORT (the Kafka brokers)")
-    spark = _cli.session("sparkdl-stream-score")
-    import sparkdl
-
-    if args.input_topic:
-        source = sparkdl.KafkaSource(args.kafka_bootstrap, args.input_topic, value_format=args.value_format,
-                                     schema=args.schema, starting_offsets=args.starting_offsets)
-    else:
-        source = sparkdl.FileSource(args.input_path, format=args.input_format, schema=args.schema)
-    sink = sparkdl.ParquetSink(args.output_path) if args.output_path else \
-        sparkdl.KafkaSink(args.kafka_bootstrap, args.output_topic)
-    dead_letter = sparkdl.ParquetSink(args.dead_letter_path) if args.dead_letter_path else None
-    query = sparkdl.score_stream(spark, args.model, source=source, sink=sink, dead_letter=dead_letter,
-                                 checkpoint_location=args.checkpoint, inputs=args.inputs, outputs=args.outputs,
-                                 trigger=args.trigger, max_records_per_trigger=args.max_records_per_trigger,
-                                 available_now=args.available_now, batch_size=args.batch_size)
-    stopping = []
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.append(True))
-    started = time.time()
-    while query.isActive:
-        if stopping:
-            while query.status["isTriggerActive"]:  # let the current micro-batch finish
-                time.sleep(0.1)
-            query.stop()
-            break
-        query.awaitTermination(0.5)
-    if query.exception() is not None:
-        raise RuntimeError(f"the streaming query failed: {query.exception()}")
-    rows = sum(p["numInputRows"] for p in query.recentProgress)
-    return {"batches": len(query.recentProgress), "input_rows_recent": rows,
-            "seconds": round(time.time() - started, 3), "stopped_by_signal": bool(stopping)}
-
+from sparkdl.jobs.stream_score import console_main, main, parse_args  # noqa: F401
 
 if __name__ == "__main__":
-    raise SystemExit(_cli.run(main))
+    console_main()

@@ -14,6 +14,10 @@ import traceback
 
 from . import fs
 from .errors import SparkDLError, StorageError
+from .runtime.session import is_connect
+from .runtime.worker import quiet_tensorflow_logs
+
+quiet_tensorflow_logs()  # before anything (a --model-fn, the model's signature) imports TensorFlow
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 INPUT_FORMATS = ("parquet", "orc", "csv", "json")
@@ -44,7 +48,8 @@ def session(app_name: str):
     from pyspark.sql import SparkSession
 
     spark = SparkSession.builder.appName(app_name).getOrCreate()
-    spark.sparkContext.setLogLevel("WARN")
+    if not is_connect(spark):  # Spark Connect (a Databricks wheel task on serverless) has no SparkContext
+        spark.sparkContext.setLogLevel("WARN")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("py4j").setLevel(logging.WARNING)
     return spark
@@ -80,3 +85,12 @@ def run(main, argv=None) -> int:
         return EXIT_FAILED
     print(json.dumps(summary, sort_keys=True))
     return EXIT_OK
+
+
+def console_entry(main):
+    """The console-script entry point of a job: `run(main)` on the command line's arguments, then exit."""
+
+    def console_main(argv=None):
+        raise SystemExit(run(main, argv))
+
+    return console_main

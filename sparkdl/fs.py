@@ -5,6 +5,7 @@ JVM, so the cluster's core-site.xml, credentials and Kerberos setup apply (file:
 same path, which is how the tests exercise it: no NameNode can run on the CI machines). Paths
 without a scheme are local files and use Python directly. Without a session (a notebook helper, a
 CLI step), hdfs:// and webhdfs:// go through WebHDFS with the `hdfs` package (extra [hdfs]).
+A Spark Connect session has no JVM in this process: its URIs go through pyarrow (fs_client.py).
 """
 from __future__ import annotations
 
@@ -30,7 +31,16 @@ def _spark_jvm(spark):
 
 
 class _HadoopFS:
-    """One Hadoop FileSystem call site through py4j (driver only)."""
+    """One Hadoop FileSystem call site through py4j (driver only); a `ClientFS` on Spark Connect."""
+
+    def __new__(cls, spark, uri: str):
+        from .runtime.session import is_connect
+
+        if is_connect(spark):
+            from .fs_client import ClientFS
+
+            return ClientFS(uri)
+        return super().__new__(cls)
 
     def __init__(self, spark, uri: str):
         self.jvm, self.conf = _spark_jvm(spark)
@@ -89,7 +99,7 @@ def _webhdfs_client(uri: str):
         from hdfs import InsecureClient
     except ImportError:
         raise StorageError(f"reading {uri!r} without a SparkSession needs the [hdfs] extra: "
-                           f"pip install 'sparkdl[hdfs]'") from None
+                           f"pip install 'sparkdl-tf[hdfs]'") from None
     parsed = urlparse(uri)
     url = os.environ.get("SPARKDL_WEBHDFS_URL") or f"http://{parsed.netloc}"
     return InsecureClient(url, user=os.environ.get("HADOOP_USER_NAME")), parsed.path

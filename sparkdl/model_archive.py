@@ -79,6 +79,30 @@ def pack(path: str) -> ModelArchive:
     return ModelArchive(data=data, fingerprint=hashlib.sha256(data).hexdigest(), kind=kind, name=root.name)
 
 
+def _checked_members(tar: tarfile.TarFile) -> list:
+    """The archive's entries, refusing any that would land outside the target directory."""
+    members = tar.getmembers()
+    for member in members:
+        parts = Path(member.name).parts
+        if not (member.isfile() or member.isdir()):
+            raise ModelFormatError(f"model archive entry {member.name!r} is a link or special file; a packed model "
+                                   f"holds only files (pack it again with sparkdl)")
+        if member.name.startswith(("/", "\\")) or os.path.isabs(member.name) or ".." in parts:
+            raise ModelFormatError(f"model archive entry {member.name!r} points outside the model directory; "
+                                   f"pack the model again with sparkdl")
+    return members
+
+
+def _extract(tar: tarfile.TarFile, target: str) -> None:
+    """Extract the checked entries; with tarfile's 'data' filter too on Pythons that have it (3.10.12+,
+    3.11.4+, 3.12+), without it on older patch levels such as Debian 12's 3.11.2."""
+    members = _checked_members(tar)
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(target, members=members, filter="data")
+    else:
+        tar.extractall(target, members=members)
+
+
 def unpack(data: bytes, fingerprint: str, name: str, root: str) -> str:
     """Extract an archive under `root/fingerprint` once; return the local model path.
 
@@ -90,8 +114,12 @@ def unpack(data: bytes, fingerprint: str, name: str, root: str) -> str:
         return str(model_path)
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = tempfile.mkdtemp(prefix=f".{fingerprint[:12]}-", dir=target.parent)
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
-        tar.extractall(staging, filter="data")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r") as tar:
+            _extract(tar, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     try:
         os.rename(staging, target)
     except OSError:

@@ -6,6 +6,10 @@ URI with a stamp of the files' sizes and modification times, so calling `predict
 unchanged model re-lists the files but reads, loads and broadcasts nothing. `ship_archive` does the
 broadcast alone for a model the caller already packed (training).
 
+Spark Connect has no broadcast variables and no accumulators: the packed model travels inside
+the task's closure (up to CONNECT_MAX_MODEL_BYTES, under the Connect server's default 128 MiB
+gRPC message limit), and each load is a log line on the executor instead of a count.
+
 Executor, two levels, both keyed by the model's content fingerprint:
   1. disk: the archive is unpacked under the executor's Spark files directory. This copy outlives
      the Python worker, so a worker that Spark starts later loads from local disk.
@@ -19,17 +23,19 @@ import logging
 import os
 import time
 from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any, Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Hashable, Optional
 
 from .. import fs
-from ..errors import ModelNotFoundError, StorageError
+from ..errors import ConfigError, ModelNotFoundError, StorageError
 from ..model_archive import ModelArchive, pack, unpack, unpacked_path
 from ..signature import ModelSignature
 from . import worker
+from .session import is_connect
 
 log = logging.getLogger("sparkdl")
 MAX_MODELS_PER_WORKER = 4
+CONNECT_MAX_MODEL_BYTES = 96 * 2**20  # the plan carrying it must stay under spark.connect.grpc.maxInboundMessageSize
 _in_worker: "OrderedDict[Hashable, Any]" = OrderedDict()
 _resolved = {}
 _load_counters = {}
@@ -37,13 +43,19 @@ _load_counters = {}
 
 @dataclass(frozen=True)
 class ModelRef:
-    """What a task needs to find its model: shipped in the task closure, the bytes in `broadcast`."""
+    """What a task needs to find its model: shipped in the task closure, the bytes in `broadcast`
+    (classic Spark) or in `data` (Spark Connect)."""
 
     fingerprint: str
     kind: str
     name: str
-    broadcast: Any  # pyspark Broadcast of the archive bytes
-    loads: Any  # pyspark Accumulator counting loads
+    broadcast: Any  # pyspark Broadcast of the archive bytes, or None on Spark Connect
+    loads: Any  # pyspark Accumulator counting loads, or None on Spark Connect
+    data: Optional[bytes] = field(default=None, repr=False)  # the archive itself, on Spark Connect
+
+    def archive(self) -> bytes:
+        """The packed model (executor): read from the broadcast, or carried in the closure."""
+        return self.data if self.data is not None else self.broadcast.value
 
 
 @dataclass(frozen=True)
@@ -61,13 +73,16 @@ def load_counter(sc):
     return _load_counters[key]
 
 
-def model_loads(spark) -> int:
+def model_loads(spark) -> Optional[int]:
     """How many times Python workers loaded a model for sparkdl in this application so far.
 
     A model is loaded once per Python worker and device; a second `predict` with the same model
     in a reused worker loads nothing, so this stays flat across repeated calls. Spark adds the
-    updates of retried tasks again: read it as "at least".
+    updates of retried tasks again: read it as "at least". None on Spark Connect, which has no
+    accumulators: there each load logs `sparkdl: loaded model <fingerprint>` on the executor.
     """
+    if is_connect(spark):
+        return None
     return load_counter(spark.sparkContext).value
 
 
@@ -75,6 +90,22 @@ def ship_archive(sc, archive: ModelArchive) -> ModelRef:
     """Broadcast a packed model (driver side); the caller unpersists `ref.broadcast` when done."""
     return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name,
                     broadcast=sc.broadcast(archive.data), loads=load_counter(sc))
+
+
+def ship_inline(archive: ModelArchive) -> ModelRef:
+    """A reference that carries the packed model in the task closure (Spark Connect, driver side)."""
+    if len(archive.data) > CONNECT_MAX_MODEL_BYTES:
+        raise ConfigError(
+            f"the model packs to {len(archive.data) / 2**20:.0f} MiB; on Spark Connect sparkdl ships it inside the "
+            f"query plan, which holds at most {CONNECT_MAX_MODEL_BYTES / 2**20:.0f} MiB. Score it from a classic "
+            f"session (a dedicated access mode cluster, spark-submit), where it is broadcast")
+    return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name, broadcast=None,
+                    loads=None, data=archive.data)
+
+
+def _session_key(spark) -> str:
+    """What the driver's model cache is kept per: the Spark application, or the Connect session."""
+    return spark.session_id if is_connect(spark) else spark.sparkContext.applicationId
 
 
 def resolve_model(spark, uri) -> ResolvedModel:
@@ -88,8 +119,7 @@ def resolve_model(spark, uri) -> ResolvedModel:
     except StorageError as error:
         raise ModelNotFoundError(f"cannot read model {uri!r}: {error}. Check the path; a SavedModel "
                                  f"directory or a .keras file is expected") from None
-    sc = spark.sparkContext
-    key = (sc.applicationId, uri)
+    key = (_session_key(spark), uri)
     cached = _resolved.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -99,9 +129,10 @@ def resolve_model(spark, uri) -> ResolvedModel:
     from ..tf.model_io import describe_model
 
     signature = describe_model(local, archive.kind)
-    if cached is not None:
+    if cached is not None and cached[1].ref.broadcast is not None:
         cached[1].ref.broadcast.unpersist()
-    resolved = ResolvedModel(uri, signature, ship_archive(sc, archive))
+    ref = ship_inline(archive) if is_connect(spark) else ship_archive(spark.sparkContext, archive)
+    resolved = ResolvedModel(uri, signature, ref)
     _resolved[key] = (stamp, resolved)
     log.info("sparkdl: model %s (%s, %.1f MB, fingerprint %s) ready in %.2fs: %s", uri, archive.kind,
              len(archive.data) / 1e6, archive.fingerprint[:12], time.perf_counter() - started, signature.describe())
@@ -118,7 +149,7 @@ def local_model_path(ref: ModelRef, root: str = None) -> str:
     """Unpack the model on this executor if no earlier worker did; return its local path (executor)."""
     root = root or _model_root()
     existing = unpacked_path(ref.fingerprint, ref.name, root)
-    return existing or unpack(ref.broadcast.value, ref.fingerprint, ref.name, root)
+    return existing or unpack(ref.archive(), ref.fingerprint, ref.name, root)
 
 
 def cached_in_worker(key: Hashable, build: Callable[[], Any]) -> Any:
@@ -150,7 +181,8 @@ def get_model(ref: ModelRef, device):
 
         started = time.perf_counter()
         model = load_model(local_model_path(ref), ref.kind, device)
-        ref.loads.add(1)
+        if ref.loads is not None:
+            ref.loads.add(1)
         log.info("sparkdl: loaded model %s (%s) on %s in %.2fs, pid %d", ref.fingerprint[:12], ref.kind,
                  device or "default device", time.perf_counter() - started, os.getpid())
         return model

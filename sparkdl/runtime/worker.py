@@ -24,6 +24,19 @@ from ..errors import ConfigError
 _worker_ready = False
 
 
+def quiet_tensorflow_logs() -> None:
+    """Hide TensorFlow's C++ INFO and WARNING start-up lines unless the user chose a level.
+
+    TF reads TF_CPP_MIN_LOG_LEVEL once, when it is first imported, so this must run before that
+    in each process: at the import of this module (every executor path imports it before it loads
+    a model, and the driver before it reads a signature) and first thing in the jobs.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+quiet_tensorflow_logs()
+
+
 @dataclass(frozen=True)
 class Placement:
     """`device` is a TensorFlow device name, or None for TensorFlow's default choice (first GPU if

@@ -3,7 +3,8 @@
 Each micro-batch (a `foreachBatch` call) is decoded, split into rows that can be scored and rows
 that cannot (the dead letters), scored with the same executor function and per-worker model cache
 as `predict`, and written to the sink keyed by the batch id. One Spark job per micro-batch: the
-counts and latencies come back through accumulators, and only a batch that holds unscorable rows
+counts and latencies come back through accumulators (observed metrics on Spark Connect, see
+observed.py), and only a batch that holds unscorable rows
 reads its offsets a second time to write them to the dead-letter output. The Kafka offsets live in the
 query's checkpoint, so a restarted query continues with the first uncommitted batch.
 """
@@ -27,7 +28,9 @@ from ..errors import ConfigError
 from ..inference.executor import ScoringPlan, score_batches
 from ..runtime.models import resolve_model
 from ..runtime.schema import bind_inputs, bind_outputs
+from ..runtime.session import is_connect
 from . import kafka_source
+from .observed import write_observed
 from .sinks import ConsoleSink, KafkaSink, ParquetSink
 from .sources import ERROR, RAW, FileSource, KafkaSource, decode, read_stream
 
@@ -69,31 +72,38 @@ def _scored_good_rows(plan: ScoringPlan, rows, dead, stamps, has_timestamps: boo
     return run
 
 
+def _write_counted(batch_df, batch_id: int, plan: ScoringPlan, schema: T.StructType, sink, has_timestamps: bool):
+    """Classic Spark: score and write one micro-batch; return (rows, dead letters, timestamp p01 and
+    p50 or None), which come back through accumulators of the sink's own job."""
+    sc = batch_df.sparkSession.sparkContext
+    rows, dead, stamps = sc.accumulator(0), sc.accumulator(0), sc.accumulator([], _Samples())
+    sink.write(batch_df.mapInArrow(_scored_good_rows(plan, rows, dead, stamps, has_timestamps), schema), batch_id)
+    return rows.value, dead.value, tuple(np.percentile(stamps.value, [1, 50])) if stamps.value else None
+
+
 def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_timestamps: bool):
     """The foreachBatch function (driver): score and write one micro-batch, then log its figures."""
 
     def process(batch_df, batch_id: int) -> None:
         started = time.time()
-        sc = batch_df.sparkSession.sparkContext
-        rows, dead, stamps = sc.accumulator(0), sc.accumulator(0), sc.accumulator([], _Samples())
-        sink.write(batch_df.mapInArrow(_scored_good_rows(plan, rows, dead, stamps, has_timestamps), schema),
-                   batch_id)
-        if dead.value:  # rare: read the batch's rows again (same offsets) for the unscorable ones
+        write = write_observed if is_connect(batch_df.sparkSession) else _write_counted
+        rows, dead, percentiles = write(batch_df, batch_id, plan, schema, sink, has_timestamps)
+        if dead:  # rare: read the batch's rows again (same offsets) for the unscorable ones
             bad = batch_df.filter(F.col(ERROR).isNotNull()).withColumnRenamed(ERROR, "error")
             if dead_letter is not None:
                 dead_letter.write(bad, batch_id)
             else:
                 log.warning("sparkdl: batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
-                            batch_id, dead.value, bad.select("error").first()[0])
-        if rows.value == 0:
+                            batch_id, dead, bad.select("error").first()[0])
+        if rows == 0:
             return
         finished = time.time()
         latency = ""
-        if stamps.value:
-            p01, p50 = np.percentile(stamps.value, [1, 50])
+        if percentiles:
+            p01, p50 = percentiles
             latency = f" | latency p50 {finished - p50:.2f}s p99 {finished - p01:.2f}s"
-        log.info("sparkdl: batch %d: %d rows (%d dead letters) in %.2fs, %.0f rows/s%s", batch_id, rows.value,
-                 dead.value, finished - started, rows.value / max(finished - started, 1e-6), latency)
+        log.info("sparkdl: batch %d: %d rows (%d dead letters) in %.2fs, %.0f rows/s%s", batch_id, rows,
+                 dead, finished - started, rows / max(finished - started, 1e-6), latency)
 
     return process
 

@@ -21,6 +21,7 @@ from pyspark.sql import types as T
 
 from .. import fs
 from ..errors import ConfigError, SourceUnavailableError, StorageError
+from ..runtime.session import is_connect
 from ..signature import ModelSignature
 from . import kafka_source
 
@@ -58,11 +59,24 @@ class FileSource:
 
 
 def _native_kafka_available(spark) -> bool:
+    """Whether Spark's own `kafka` connector is on the classpath (on Connect: the server's)."""
+    if is_connect(spark):  # no JVM here: ask the server to resolve the format
+        try:
+            spark.readStream.format("kafka").option("kafka.bootstrap.servers", "-:9092").option("subscribe", "-") \
+                .load().schema
+            return True
+        except Exception:  # AnalysisException [DATA_SOURCE_NOT_FOUND]
+            return False
     try:
         spark.sparkContext._jvm.java.lang.Class.forName("org.apache.spark.sql.kafka010.KafkaSourceProvider")
         return True
     except Exception:  # py4j raises a generic error for ClassNotFoundException
         return False
+
+
+def _cores(spark) -> int:
+    """Spark's default parallelism (0 on Spark Connect, where the client cannot see it)."""
+    return 0 if is_connect(spark) else spark.sparkContext.defaultParallelism
 
 
 def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFrame:
@@ -93,11 +107,11 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
         if max_records_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", max_records_per_trigger)
         return reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
-    spark.dataSource.register(kafka_source.KafkaDataSource)
+    spark.dataSource.register(kafka_source.data_source())  # ConfigError on pyspark 3.5
     reader = (spark.readStream.format(kafka_source.NAME).option("bootstrap", source.bootstrap_servers)
               .option("topic", source.topic).option("startingOffsets", source.starting_offsets)
               .option("timeoutSeconds", str(source.timeout_seconds))
-              .option("maxTasks", str(spark.sparkContext.defaultParallelism)))  # a task per core, not per partition
+              .option("maxTasks", str(_cores(spark))))  # a task per core, not per partition
     if max_records_per_trigger:
         reader = reader.option("maxRecordsPerTrigger", str(max_records_per_trigger))
     return reader.load()

@@ -1,0 +1,101 @@
+"""sparkdl-train (or: spark-submit jobs/train.py) (--model-fn module:function | --model URI)
+   --input PATH --features COLS --label COL --output URI [options]
+
+Trains a Keras model with sparkdl.train, writes it to --output (.keras) with <name>.history.json
+beside it, and prints a one-line JSON summary. Logs one line per epoch (loss, metrics, samples/s,
+ETA). With --checkpoint-dir, rerunning the same command after a failure resumes from the last
+checkpoint. Bad input: `ErrorType: message`, exit code 2.
+"""
+import argparse
+import importlib
+import importlib.util
+import json
+import time
+
+from sparkdl import _cli, fs
+from sparkdl.errors import ConfigError
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="train.py", description="Train a Keras model on Spark")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model-fn", help="module:function (or file.py:function) returning a keras.Model")
+    source.add_argument("--model", help="initial .keras model, any Hadoop URI")
+    parser.add_argument("--input", required=True, help="training table path")
+    parser.add_argument("--input-format", default="parquet", choices=_cli.INPUT_FORMATS)
+    parser.add_argument("--validation", help="validation table path (same format and columns)")
+    parser.add_argument("--features", required=True, help="feature column(s), one per model input: a,b")
+    parser.add_argument("--label", required=True, help="label column")
+    parser.add_argument("--loss", default="mse", help="Keras loss name (default mse)")
+    parser.add_argument("--optimizer", default="sgd", help="Keras optimizer name or JSON config")
+    parser.add_argument("--learning-rate", type=float, help="learning rate for a named optimizer")
+    parser.add_argument("--metrics", default="", help="comma separated: accuracy, mae, mse")
+    parser.add_argument("--epochs", type=_cli.positive, default=1)
+    parser.add_argument("--batch-size", type=_cli.positive, default=256, help="global batch size")
+    parser.add_argument("--mode", default="sync", choices=("sync", "average"))
+    parser.add_argument("--local-steps", type=_cli.positive, default=8, help="steps per round in average mode")
+    parser.add_argument("--partitions", type=_cli.positive, help="training partitions (default: parallelism)")
+    parser.add_argument("--shuffle", action="store_true", help="train in a seeded shuffled order")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--checkpoint-dir", help="checkpoint directory URI; resumes from it when it holds one")
+    parser.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint every N rounds too")
+    parser.add_argument("--output", required=True, help="where to write the trained model (.keras)")
+    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    return parser.parse_args(argv)
+
+
+def load_model_fn(spec: str):
+    """Call `module:function` or `path/file.py:function` and return its model."""
+    target, sep, name = spec.rpartition(":")
+    if not sep or not target or not name:
+        raise ConfigError(f"--model-fn must look like package.module:function or file.py:function, got {spec!r}")
+    try:
+        if target.endswith(".py"):
+            loader = importlib.util.spec_from_file_location("sparkdl_model_fn", target)
+            module = importlib.util.module_from_spec(loader)
+            loader.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+        return getattr(module, name)()
+    except (ImportError, FileNotFoundError, AttributeError) as error:
+        raise ConfigError(f"--model-fn {spec!r} cannot be loaded: {error}") from None
+
+
+def _optimizer(args):
+    from sparkdl.tf import keras_objects
+
+    if args.optimizer.lstrip().startswith("{"):
+        return keras_objects.optimizer(json.loads(args.optimizer))
+    optimizer = keras_objects.optimizer(args.optimizer)
+    if args.learning_rate is not None:
+        optimizer.learning_rate = args.learning_rate
+    return optimizer
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    spark = _cli.session("sparkdl-train")
+    import sparkdl
+
+    if fs.exists(args.output, spark) and not args.overwrite:
+        raise sparkdl.StorageError(f"--output {args.output!r} already exists; choose a new path or pass --overwrite")
+    model = load_model_fn(args.model_fn) if args.model_fn else args.model
+    df = _cli.read_table(spark, args.input, args.input_format)
+    validation = _cli.read_table(spark, args.validation, args.input_format) if args.validation else None
+    started = time.perf_counter()
+    result = sparkdl.train(df, model, features=args.features, label=args.label, loss=args.loss,
+                           optimizer=_optimizer(args), epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,
+                           local_steps=args.local_steps, metrics=[m for m in args.metrics.split(",") if m],
+                           checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                           validation_df=validation, partitions=args.partitions, shuffle=args.shuffle, seed=args.seed)
+    output = result.save(args.output, spark)
+    last = result.history[-1] if result.history else {}
+    return {"output": output, "epochs": len(result.history), "seconds": round(time.perf_counter() - started, 3),
+            "final": {k: v for k, v in last.items() if isinstance(v, (int, float))}}
+
+
+console_main = _cli.console_entry(main)  # the console script; also a Databricks Python wheel task's entry point
+
+
+if __name__ == "__main__":
+    console_main()
