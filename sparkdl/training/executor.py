@@ -1,6 +1,6 @@
 """Executor side: one training round over one partition's rows.
 
-Fast path (`round_task`): a task of a tiny `parallelize` job memory-maps its partition's shard
+Fast path (`round_task`): a task of a tiny job with no rows memory-maps its partition's shard
 from the executor's disk (shards.py), sets the round's broadcast weights and computes its part.
 A shard counts only when it holds exactly the partition's rows (`RoundSpec.partition_rows`);
 otherwise the task reports the partition missing. Fallback (`fallback_function`, a `mapInArrow`
@@ -81,10 +81,12 @@ def compute(spec: RoundSpec, shard: shards.Shard) -> RoundResult:
 
 
 def round_task(spec: RoundSpec):
-    """The fast path: `mapPartitionsWithIndex` over range(P), one task per training partition."""
+    """The fast path: `mapPartitionsWithIndex`, one task per training partition (data.round_tasks)."""
     inputs = len(spec.features)
 
-    def run(partition: int, _):
+    def run(partition: int, rows):
+        for _ in rows:  # none: the round maps over the cached partitions with no row selected
+            pass
         shard = shards.load(spec.run_id, partition, inputs)
         if shard is None or len(shard.label) != spec.partition_rows[partition]:
             yield RoundResult.zero(spec.metrics)._replace(missing_partitions=(partition,))

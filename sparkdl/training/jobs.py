@@ -1,8 +1,9 @@
 """Driver side: the Spark jobs of a training run -- store the shards, run one round, evaluate.
 
-Each returns one `RoundResult`, the sum of its tasks' parts. A round is one tiny `parallelize`
-job (P tasks, no rows shipped); only partitions whose task found no usable shard on its executor
-run a second job over their cached rows.
+Each returns one `RoundResult`, the sum of its tasks' parts. A round is one tiny job (P tasks
+over the cached partitions with no row selected, each placed where its rows are; no rows
+shipped); only partitions whose task found no usable shard on its executor run a second job over
+their cached rows.
 """
 from __future__ import annotations
 
@@ -37,8 +38,7 @@ def store_shards(data: TrainingData, spec: RoundSpec) -> None:
 
 def run_round(sc, data: TrainingData, spec: RoundSpec) -> RoundResult:
     """One round: the fast path over resident shards, then the fallback for the partitions without one."""
-    tasks = sc.parallelize(range(data.partitions), data.partitions)
-    result = tasks.mapPartitionsWithIndex(round_task(spec)) \
+    result = data.round_tasks(sc).mapPartitionsWithIndex(round_task(spec)) \
         .treeAggregate(RoundResult.zero(spec.metrics), combine, combine, depth=AGGREGATE_DEPTH)
     missing = sorted(result.missing_partitions)
     if missing:

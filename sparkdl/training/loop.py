@@ -53,6 +53,8 @@ class TrainingRun:
     def run(self, archive, checkpoint: ckpt.Checkpoint = None) -> list:
         """Ship the model, store the shards, run the epochs from the checkpoint's position; the history."""
         start_epoch, start_round = self._restore(checkpoint)
+        if start_epoch >= self.config.epochs:  # the checkpoint's run already did every epoch
+            return self.history
         self.ref = ship_archive(self.sc, archive)
         try:
             jobs.store_shards(self.data, self._spec(0, SYNC, 0, 0))

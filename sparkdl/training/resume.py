@@ -1,9 +1,10 @@
 """Driver side: safe resume -- the settings a checkpoint records, and the check against them.
 
 A checkpoint records the settings that decide what a round computes and where in the data the
-run stands: mode, batch_size, local_steps (average mode), partitions, shuffle and seed (when
-shuffled), features, label, loss, optimizer (its Keras config) and the model's architecture
-fingerprint. Resuming with any of them changed is a ConfigError naming each one with both
+run stands: mode, batch_size, local_steps and partitions (average mode: they set the local
+batches; a sync round is the same global batch whatever the partitions, so a resized cluster may
+resume), shuffle and seed (when shuffled), features, label, loss, optimizer (its Keras config)
+and the model's architecture fingerprint. Resuming with any of them changed is a ConfigError naming each one with both
 values, unless resume="force" (a warning, then the run continues from the checkpoint).
 
 The model fingerprint is the sha256 of the architecture -- the Keras config with layer names
@@ -81,7 +82,8 @@ def run_settings(config, model, optimizer_config: dict, shuffle: bool, seed: int
     settings = {
         "mode": config.mode, "batch_size": config.batch_size,
         "local_steps": config.local_steps if config.mode == AVERAGE else None,
-        "partitions": config.partitions, "shuffle": bool(shuffle), "seed": seed if shuffle else None,
+        "partitions": config.partitions if config.mode == AVERAGE else None,
+        "shuffle": bool(shuffle), "seed": seed if shuffle else None,
         "features": list(config.features), "label": config.label, "loss": _plain(config.loss),
         "optimizer": _plain(optimizer_config), "model": model_fingerprint(model),
     }

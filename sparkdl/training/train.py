@@ -15,9 +15,10 @@ Two modes:
   rounds, so far less overhead, at some cost in accuracy per epoch (see README).
 
 Keeping rounds cheap: the rows are laid out and cached once (data.py), then converted to tensors
-once and kept on each executor's disk (shards.py). A round is then a tiny `parallelize` job that
-ships only the weights plus the compute (jobs.py, executor.py); a task that lands where its
-shard is not reports it, and only those partitions are recomputed from their cached rows.
+once and kept on each executor's disk (shards.py). A round is then a tiny job that ships only
+the weights plus the compute, each task placed where its partition's rows are (jobs.py,
+executor.py); a task that still lands where its shard is not reports it, and only those
+partitions are recomputed from their cached rows.
 Checkpoints (weights, optimizer state, position, the run's settings) go to any Hadoop path every
 `checkpoint_every` rounds and at each epoch end; an existing checkpoint is resumed from by
 default, after checking the run's settings against it (resume.py). A lost executor is a
@@ -45,9 +46,9 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     or "average" (with `local_steps` steps per round). metrics: Keras metric names.
     checkpoint_dir: any Hadoop path; checkpoint_every: also checkpoint every N rounds (0: epoch
     ends only). resume: None (default) continues from the newest checkpoint when one exists,
-    True requires one, False starts over; resuming checks that mode, batch_size, local_steps,
-    partitions, shuffle/seed, features, label, loss, optimizer and the model's architecture are
-    the checkpoint's (ConfigError naming each difference), and "force" resumes despite them.
+    True requires one, False starts over; resuming checks that mode, batch_size, shuffle/seed,
+    features, label, loss, optimizer, the model's architecture and (average mode) local_steps and
+    partitions are the checkpoint's (ConfigError naming each difference); "force" resumes anyway.
     validation_df: scored after each epoch (val_loss, val_<metric>). shuffle: train in a seeded
     shuffled order (fixed across epochs) instead of the DataFrame's order.
     """

@@ -1,6 +1,8 @@
 """jobs/train.py through spark-submit: normal run, driver killed and resumed, executor killed."""
+import importlib.util
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -75,6 +77,16 @@ def test_bad_label_exits_2(training_table, tmp_path):
     assert "SchemaError: label column 'nope' is not in the DataFrame" in done.stdout + done.stderr
 
 
+def test_resume_flag_takes_the_values_of_train_resume():
+    spec = importlib.util.spec_from_file_location("train_job", ROOT / "jobs" / "train.py")
+    job = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(job)
+    base = ["--model", "m.keras", "--input", "in", "--features", "f", "--label", "y", "--output", "out"]
+    assert job.parse_args(base).resume is None
+    assert {flag: job.RESUME[job.parse_args([*base, "--resume", flag]).resume] for flag in ("true", "false", "force")} \
+        == {"true": True, "false": False, "force": "force"}
+
+
 def _start(args, log_path, master="local[2]"):
     command = [os.path.join(SPARK_HOME, "bin", "spark-submit"), "--master", master,
                "--conf", "spark.ui.enabled=false", *map(str, args)]
@@ -105,6 +117,10 @@ def test_driver_killed_mid_run_resumes_from_the_last_checkpoint(training_table, 
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     assert not output.exists(), "the job finished before it could be killed; the test proves nothing"
+    changed = spark_submit(["--master", "local[1]", *_args(root, output, checkpoint, ["--batch-size", "25"])])
+    assert changed.returncode == 2, (changed.stdout + changed.stderr)[-3000:]
+    assert re.search(r"ConfigError: cannot resume from file://\S+/ckpt-\d+: this run's settings differ from the "
+                     r"checkpoint's: batch_size: checkpoint 50, now 25\. .* resume='force'", changed.stderr)
     done = spark_submit(["--master", "local[2]", *_args(root, output, checkpoint)])
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]

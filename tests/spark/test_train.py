@@ -144,9 +144,10 @@ class TestResumeChecksTheRunsSettings:
         df = _ordered_df(spark, x, y)
         first = sparkdl.train(df, _linear(seed=3), optimizer=keras.optimizers.SGD(0.05), epochs=1, batch_size=32,
                               **self._args(tmp_path))
-        # another build of the same architecture (new layer names, other initial weights) is the same model
+        # another build of the same architecture (new layer names, other initial weights) is the same model;
+        # sync rounds are the same global batches on any number of partitions
         resumed = sparkdl.train(df, _linear(seed=8), optimizer=keras.optimizers.SGD(0.05), epochs=2, batch_size=32,
-                                **self._args(tmp_path))
+                                partitions=3, **self._args(tmp_path))
         assert resumed.history[0] == first.history[0] and len(resumed.history) == 2
         forced = sparkdl.train(df, _linear(seed=3), optimizer=keras.optimizers.SGD(0.05), epochs=3, batch_size=64,
                                resume="force", **self._args(tmp_path))
