@@ -7,8 +7,11 @@
       Parquet -> Parquet; (c 1024) the same with batch_size=1024, the size (b) uses
   (c bin) CNN only: sparkdl.predict over the same images stored as raw float32 bytes (a binary
       column), the layout sparkdl reads without per-value work in the JVM or Python
-  (b id), (c keep) CNN only: both write only id and prediction, not the input images;
-      (c keep) is sparkdl.predict(..., keep=["id"])
+  (b id) CNN only: (b) writing only id and prediction, not the input images
+  (c keep) sparkdl.predict(..., keep=["id"]): writes id and prediction
+  (f) sparkdl.score_files(..., keep=["id"]): Spark schedules one task per split, each reads its
+      Parquet with pyarrow, scores and writes id + prediction with pyarrow (no rows in the JVM);
+      (f no prefetch) the same with prefetch=0 (no reader thread), to measure the read-ahead
 
 Models and data are generated here: MLP 64 -> 256 -> 256 -> 10 over 1M rows, and CNN
 32x32x3 -> conv32 -> pool -> conv64 -> pool -> 128 -> 10 over 100k rows (a flat array<float> of
@@ -19,13 +22,17 @@ sample through it in two tasks, so both Python workers have loaded the model and
 compiled the read, convert and write paths. Absolute speed drifts on a shared machine, so the
 scorers run in rounds (a, b, c, ... then again) and the table shows each one's median over the
 rounds; a ratio is the median of the per-round ratios (scorers of one round ran minutes apart).
+Peak memory: the summed peak RSS (VmHWM) of a Spark scorer's Python workers, read before its
+session stops; for (a), this process's peak RSS after (a) (its first round: no Spark yet).
 Writes every round to bench-output/inference.json.
 
     python bench/inference.py [--mlp-rows N] [--cnn-rows N] [--rounds N] [--models mlp,cnn] [--skip-tuned]
+                              [--scorers f,c_keep,...]  (a subset of the scorers; (a) always runs)
 """
 import argparse
 import json
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -54,8 +61,10 @@ def build(kind: str, rows: int, binary: bool = False):
     data_path = OUT / f"{kind}-{'binary-' if binary else ''}{rows}"
     if not model_path.exists():
         (example_models.mlp() if kind == "mlp" else example_models.cnn()).save(model_path)
+    flat = (int(np.prod(shape)),)
+    if not (OUT / f"{kind}-sample").exists():  # score_files' warm-up input
+        examples.write_parquet(examples.features_table(4000, flat, column="features"), OUT / f"{kind}-sample", files=2)
     if not data_path.exists():
-        flat = (int(np.prod(shape)),)
         chunk = 100_000
         for start in range(0, rows, chunk):  # bounded memory for large inputs
             n = min(chunk, rows - start)
@@ -100,10 +109,53 @@ def batch_udf_scorer(model_path: str, shape, tuned: bool):
                              input_tensor_shapes=[list(shape)])
 
 
+class Files:
+    """(f) sparkdl.score_files from Parquet to Parquet, writing id + prediction."""
+
+    def __init__(self, model_path: str, **options):
+        self.model_path, self.options = model_path, options
+
+    def __call__(self, spark, data_path: str, output) -> dict:
+        import sparkdl
+
+        return sparkdl.score_files(spark, self.model_path, data_path, str(output), keep=["id"], overwrite=True,
+                                   **self.options)
+
+
+def worker_peak_mb() -> float:
+    """Summed peak RSS (VmHWM) of the pyspark.daemon processes (Python workers) below this process."""
+    children = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+                parent = int(status.split("PPid:")[1].split()[0])
+                children.setdefault(parent, []).append((int(entry.name), status))
+            except (OSError, IndexError):
+                continue
+    total, todo = 0, [os.getpid()]
+    while todo:
+        for pid, status in children.get(todo.pop(), []):
+            todo.append(pid)
+            try:
+                command = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"pyspark.daemon" in command and "VmHWM:" in status:
+                total += int(status.split("VmHWM:")[1].split()[0])
+    return total / 1024
+
+
 def spark_run(spark, score, data_path: str, label: str) -> float:
-    """Read Parquet, score with `score(df)`, write Parquet; returns rows/s."""
+    """Read Parquet, score with `score(df)` (or run a Files scorer), write Parquet; returns rows/s."""
     output = OUT / f"scored-{label}"
     shutil.rmtree(output, ignore_errors=True)
+    if isinstance(score, Files):
+        started = time.perf_counter()
+        rows = score(spark, data_path, output)["rows"]
+        seconds = time.perf_counter() - started
+        shutil.rmtree(output, ignore_errors=True)
+        return rows / seconds
     df = spark.read.parquet(data_path)
     started = time.perf_counter()
     score(df).write.parquet(str(output))
@@ -125,15 +177,18 @@ def new_session():
     return spark
 
 
-def scorers(kind: str, rows: int, tuned: bool) -> dict:
-    """label -> (data path, function building the scored DataFrame)."""
+def scorers(kind: str, rows: int, tuned: bool, only=None) -> dict:
+    """label -> (data path, function building the scored DataFrame, or a Files scorer)."""
     import sparkdl
 
     model_path, data_path, shape = build(kind, rows)
     udf = batch_udf_scorer(model_path, shape, tuned=False)
     chosen = {"b": (data_path, lambda df: df.withColumn("prediction", udf("features"))),
               "c": (data_path, lambda df: sparkdl.predict(df, model_path)),
-              "c_1024": (data_path, lambda df: sparkdl.predict(df, model_path, batch_size=BATCH))}
+              "c_1024": (data_path, lambda df: sparkdl.predict(df, model_path, batch_size=BATCH)),
+              "c_keep": (data_path, lambda df: sparkdl.predict(df, model_path, keep=["id"])),
+              "f": (data_path, Files(model_path)),
+              "f_noprefetch": (data_path, Files(model_path, prefetch=0))}
     if tuned:
         tuned_udf = batch_udf_scorer(model_path, shape, tuned=True)
         chosen["b_tuned"] = (data_path, lambda df: df.withColumn("prediction", tuned_udf("features")))
@@ -141,13 +196,16 @@ def scorers(kind: str, rows: int, tuned: bool) -> dict:
         binary_path = build(kind, rows, binary=True)[1]
         chosen["c_binary"] = (binary_path, chosen["c"][1])
         chosen["b_id"] = (data_path, lambda df: df.select("id", udf("features").alias("prediction")))
-        chosen["c_keep"] = (data_path, lambda df: sparkdl.predict(df, model_path, keep=["id"]))
-    return chosen
+    return {label: scorer for label, scorer in chosen.items() if only is None or label in only}
 
 
 def warm_up(spark, score, data_path: str) -> None:
     """Untimed: write a small sample through `score` in two tasks (one per Python worker)."""
     output = OUT / "scored-warm-up"
+    if isinstance(score, Files):
+        score(spark, str(OUT / f"{Path(data_path).name.split('-')[0]}-sample"), output)
+        shutil.rmtree(output, ignore_errors=True)
+        return
     sample = spark.read.parquet(data_path).limit(4000).repartition(2)
     score(sample).write.mode("overwrite").parquet(str(output))
     shutil.rmtree(output, ignore_errors=True)
@@ -156,22 +214,25 @@ def warm_up(spark, score, data_path: str) -> None:
 def one_round(kind: str, rows: int, chosen: dict) -> dict:
     """rows/s of (a) and of every Spark scorer in `chosen`, each Spark one in a fresh session."""
     model_path, data_path, shape = build(kind, rows)
-    speeds = {"a": single_process(model_path, data_path, shape)}
+    speeds = {"a": single_process(model_path, data_path, shape),
+              "a peak MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     for label, (path, score) in chosen.items():
         spark = new_session()
         warm_up(spark, score, path)
         speeds[label] = spark_run(spark, score, path, label)
+        speeds[label + " peak MB"] = worker_peak_mb()
         spark.stop()
     return speeds
 
 
 RATIOS = {"c/a": ("c", "a"), "c/b": ("c", "b"), "c_1024/b": ("c_1024", "b"), "c_binary/b": ("c_binary", "b"),
-          "c_keep/b_id": ("c_keep", "b_id")}
+          "c_keep/b_id": ("c_keep", "b_id"), "c_keep/a": ("c_keep", "a"), "f/a": ("f", "a"),
+          "f_noprefetch/a": ("f_noprefetch", "a"), "f/f_noprefetch": ("f", "f_noprefetch")}
 
 
-def measure(kind: str, rows: int, tuned: bool, rounds: int) -> dict:
+def measure(kind: str, rows: int, tuned: bool, rounds: int, only=None) -> dict:
     """Medians over `rounds` rounds: rows/s per scorer and the per-round ratios."""
-    chosen = scorers(kind, rows, tuned)
+    chosen = scorers(kind, rows, tuned, only)
     runs = []
     for number in range(1, rounds + 1):
         runs.append(one_round(kind, rows, chosen))
@@ -181,11 +242,34 @@ def measure(kind: str, rows: int, tuned: bool, rounds: int) -> dict:
     for label in runs[0]:
         result[label] = statistics.median(run[label] for run in runs)
     for name, (top, bottom) in RATIOS.items():
-        if top in runs[0]:
+        if top in runs[0] and bottom in runs[0]:
             per_round = [run[top] / run[bottom] for run in runs]
             result[name] = statistics.median(per_round)
             result[name + " per round"] = per_round
     return result
+
+
+def print_tables(results, rounds: int) -> None:
+    """The DataFrame-path table (b, c) and the file-path table (f against a and c keep); rows/s, medians."""
+    nan = float("nan")
+    print(f"{'model':<5} {'rows':>9} {'(a) TF':>8} {'(b) udf':>8} {'(b tuned)':>10} {'(c) sparkdl':>12} "
+          f"{'c/a':>6} {'c/b':>6} {'(c 1024)':>9} {'c1024/b':>8} {'(c bin)':>8} {'c bin/b':>8}   (rows/s)")
+    for r in results:
+        g = lambda key: r.get(key, nan)  # noqa: E731
+        print(f"{r['model']:<5} {r['rows']:>9} {g('a'):>8.0f} {g('b'):>8.0f} {g('b_tuned'):>10.0f} {g('c'):>12.0f} "
+              f"{g('c/a'):>6.2f} {g('c/b'):>6.2f} {g('c_1024'):>9.0f} {g('c_1024/b'):>8.2f} {g('c_binary'):>8.0f} "
+              f"{g('c_binary/b'):>8.2f}")
+    print(f"{'model':<5} {'(a) TF':>8} {'(f) score_files':>16} {'f/a':>6} {'(f no prefetch)':>16} {'f_np/a':>7} "
+          f"{'f/f_np':>7} {'(c keep)':>9} {'c keep/a':>9} {'(b id)':>8}   peak MB: a, f, c keep")
+    for r in results:
+        g = lambda key: r.get(key, nan)  # noqa: E731
+        print(f"{r['model']:<5} {g('a'):>8.0f} {g('f'):>16.0f} {g('f/a'):>6.2f} {g('f_noprefetch'):>16.0f} "
+              f"{g('f_noprefetch/a'):>7.2f} {g('f/f_noprefetch'):>7.2f} {g('c_keep'):>9.0f} {g('c_keep/a'):>9.2f} "
+              f"{g('b_id'):>8.0f}   {g('a peak MB'):.0f}, {g('f peak MB'):.0f}, {g('c_keep peak MB'):.0f}")
+    for r in results:
+        per_round = {name: r[name + " per round"] for name in ("c/b", "f/a") if name + " per round" in r}
+        print(f"{r['model']}: medians over {rounds} round(s); per round: "
+              + "; ".join(f"{name} " + ", ".join(f"{v:.2f}" for v in values) for name, values in per_round.items()))
 
 
 def main():
@@ -195,26 +279,16 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every scorer; medians are reported")
     parser.add_argument("--models", default="mlp,cnn", help="which models, comma-separated: mlp, cnn")
     parser.add_argument("--skip-tuned", action="store_true", help="skip the tuned predict_batch_udf run")
+    parser.add_argument("--scorers", help="only these Spark scorers, comma-separated (e.g. f,c_keep); (a) always runs")
     args = parser.parse_args()
     models = args.models.split(",")
     if args.rounds < 1 or not models or not set(models) <= {"mlp", "cnn"}:
         parser.error(f"--rounds must be >= 1 and --models a list of mlp, cnn; got {args.rounds}, {args.models!r}")
     OUT.mkdir(exist_ok=True)
     rows = {"mlp": args.mlp_rows, "cnn": args.cnn_rows}
-    results = [measure(kind, rows[kind], not args.skip_tuned, args.rounds) for kind in models]
-    nan = float("nan")
-    print(f"{'model':<5} {'rows':>9} {'(a) TF':>8} {'(b) udf':>8} {'(b tuned)':>10} {'(c) sparkdl':>12} "
-          f"{'c/a':>6} {'c/b':>6} {'(c 1024)':>9} {'c1024/b':>8} {'(c bin)':>8} {'c bin/b':>8}   (rows/s)")
-    for r in results:
-        print(f"{r['model']:<5} {r['rows']:>9} {r['a']:>8.0f} {r['b']:>8.0f} {r.get('b_tuned', nan):>10.0f} "
-              f"{r['c']:>12.0f} {r['c/a']:>6.2f} {r['c/b']:>6.2f} {r['c_1024']:>9.0f} {r['c_1024/b']:>8.2f} "
-              f"{r.get('c_binary', nan):>8.0f} {r.get('c_binary/b', nan):>8.2f}")
-    for r in results:
-        if "c_keep" in r:
-            print(f"{r['model']}: writing only id + prediction: (b id) {r['b_id']:.0f}, (c keep) {r['c_keep']:.0f}, "
-                  f"c keep / b id {r['c_keep/b_id']:.2f}")
-    print(f"medians over {args.rounds} round(s); c/b per round: "
-          + "; ".join(f"{r['model']} " + ", ".join(f"{v:.2f}" for v in r["c/b per round"]) for r in results))
+    only = set(args.scorers.split(",")) if args.scorers else None
+    results = [measure(kind, rows[kind], not args.skip_tuned, args.rounds, only) for kind in models]
+    print_tables(results, args.rounds)
     (OUT / "inference.json").write_text(json.dumps(results, indent=2))
 
 
