@@ -249,23 +249,29 @@ def measure(kind: str, rows: int, tuned: bool, rounds: int, only=None) -> dict:
     return result
 
 
+DATAFRAME_TABLE = [("rows", "rows", 9, ".0f"), ("(a) TF", "a", 8, ".0f"), ("(b) udf", "b", 8, ".0f"),
+                   ("(b tuned)", "b_tuned", 10, ".0f"), ("(c) sparkdl", "c", 12, ".0f"), ("c/a", "c/a", 6, ".2f"),
+                   ("c/b", "c/b", 6, ".2f"), ("(c 1024)", "c_1024", 9, ".0f"), ("c1024/b", "c_1024/b", 8, ".2f"),
+                   ("(c bin)", "c_binary", 8, ".0f"), ("c bin/b", "c_binary/b", 8, ".2f")]
+FILES_TABLE = [("(a) TF", "a", 8, ".0f"), ("(f) score_files", "f", 16, ".0f"), ("f/a", "f/a", 6, ".2f"),
+               ("(f no prefetch)", "f_noprefetch", 16, ".0f"), ("f_np/a", "f_noprefetch/a", 7, ".2f"),
+               ("f/f_np", "f/f_noprefetch", 7, ".2f"), ("(c keep)", "c_keep", 9, ".0f"),
+               ("c keep/a", "c_keep/a", 9, ".2f"), ("(b id)", "b_id", 8, ".0f"), ("peak MB a", "a peak MB", 10, ".0f"),
+               ("f", "f peak MB", 6, ".0f"), ("c keep", "c_keep peak MB", 7, ".0f")]
+
+
+def print_table(results, columns) -> None:
+    """One row per model: (title, result key, width, format) per column; missing values print nan."""
+    print(f"{'model':<5} " + " ".join(f"{title:>{width}}" for title, _, width, _ in columns))
+    for r in results:
+        print(f"{r['model']:<5} " + " ".join(f"{r.get(key, float('nan')):>{width}{form}}"
+                                             for _, key, width, form in columns))
+
+
 def print_tables(results, rounds: int) -> None:
     """The DataFrame-path table (b, c) and the file-path table (f against a and c keep); rows/s, medians."""
-    nan = float("nan")
-    print(f"{'model':<5} {'rows':>9} {'(a) TF':>8} {'(b) udf':>8} {'(b tuned)':>10} {'(c) sparkdl':>12} "
-          f"{'c/a':>6} {'c/b':>6} {'(c 1024)':>9} {'c1024/b':>8} {'(c bin)':>8} {'c bin/b':>8}   (rows/s)")
-    for r in results:
-        g = lambda key: r.get(key, nan)  # noqa: E731
-        print(f"{r['model']:<5} {r['rows']:>9} {g('a'):>8.0f} {g('b'):>8.0f} {g('b_tuned'):>10.0f} {g('c'):>12.0f} "
-              f"{g('c/a'):>6.2f} {g('c/b'):>6.2f} {g('c_1024'):>9.0f} {g('c_1024/b'):>8.2f} {g('c_binary'):>8.0f} "
-              f"{g('c_binary/b'):>8.2f}")
-    print(f"{'model':<5} {'(a) TF':>8} {'(f) score_files':>16} {'f/a':>6} {'(f no prefetch)':>16} {'f_np/a':>7} "
-          f"{'f/f_np':>7} {'(c keep)':>9} {'c keep/a':>9} {'(b id)':>8}   peak MB: a, f, c keep")
-    for r in results:
-        g = lambda key: r.get(key, nan)  # noqa: E731
-        print(f"{r['model']:<5} {g('a'):>8.0f} {g('f'):>16.0f} {g('f/a'):>6.2f} {g('f_noprefetch'):>16.0f} "
-              f"{g('f_noprefetch/a'):>7.2f} {g('f/f_noprefetch'):>7.2f} {g('c_keep'):>9.0f} {g('c_keep/a'):>9.2f} "
-              f"{g('b_id'):>8.0f}   {g('a peak MB'):.0f}, {g('f peak MB'):.0f}, {g('c_keep peak MB'):.0f}")
+    print_table(results, DATAFRAME_TABLE)
+    print_table(results, FILES_TABLE)
     for r in results:
         per_round = {name: r[name + " per round"] for name in ("c/b", "f/a") if name + " per round" in r}
         print(f"{r['model']}: medians over {rounds} round(s); per round: "
