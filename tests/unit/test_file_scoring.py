@@ -121,3 +121,16 @@ def test_prefetch_raises_the_readers_error_in_the_consumer():
 
     with pytest.raises(ValueError, match="bad file"):
         list(prefetched(items(), depth=2))
+
+
+def test_batch_jobs_take_the_arrow_engine_only_when_nothing_needs_spark(tmp_path):
+    from sparkdl.inference.files import choose_engine
+
+    pq.write_table(_table(0, 3), tmp_path / "a.parquet")
+    assert choose_engine("auto", str(tmp_path), "parquet") == "arrow"
+    assert choose_engine("auto", str(tmp_path), "json") == "spark"  # pyarrow writes no JSON
+    assert choose_engine("auto", str(tmp_path), "parquet", ["--partitions 4"]) == "spark"
+    assert choose_engine("auto", str(tmp_path / "missing"), "parquet") == "spark"  # Spark's error names the flag
+    assert choose_engine("spark", str(tmp_path), "parquet") == "spark"
+    with pytest.raises(ConfigError, match=r"the arrow engine cannot apply \['--partitions 4'\]"):
+        choose_engine("arrow", str(tmp_path), "parquet", ["--partitions 4"])
