@@ -6,13 +6,15 @@
     │   ├── ModelNotFoundError        the model path does not exist or cannot be read
     │   └── ModelFormatError          the path is neither a SavedModel directory nor a .keras file
     ├── SchemaError                   DataFrame columns do not fit the model signature
-    ├── TensorError                   a batch's values cannot become a tensor (nulls, ragged rows);
+    ├── TensorError                   a row's values cannot become a tensor (nulls, ragged rows);
     │                                 raised on executors, surfaces inside Spark's task error
-    ├── StorageError                  a file system path is missing, exists already, or is unreachable
-    └── SourceUnavailableError        a stream's Kafka broker or topic cannot be reached at start
+    ├── StorageError                  a path is missing, exists already, is not writable or is unreachable
+    └── SourceUnavailableError        a stream's Kafka broker (source or sink) or topic cannot be reached
+                                      at start
 
 Every message names the value seen and how to fix it.
 """
+from contextlib import contextmanager
 
 
 class SparkDLError(Exception):
@@ -40,7 +42,15 @@ class SchemaError(SparkDLError, ValueError):
 
 
 class TensorError(SparkDLError, ValueError):
-    """A batch of column values cannot be turned into a tensor."""
+    """Column values cannot be turned into a tensor.
+
+    `row`: the index of the first bad row among the values converted (None when no single row is
+    at fault); the scoring loop turns it into the row's partition and position or `keep` columns.
+    """
+
+    def __init__(self, message: str, row=None):
+        super().__init__(message)
+        self.row = row
 
 
 class StorageError(SparkDLError, OSError):
@@ -48,7 +58,33 @@ class StorageError(SparkDLError, OSError):
 
 
 class SourceUnavailableError(SparkDLError, ConnectionError):
-    """The stream's source (a Kafka broker, a topic) cannot be reached when the stream starts."""
+    """A stream's Kafka broker (of its source or its sink) or topic cannot be reached when it starts."""
+
+
+@contextmanager
+def reading_model(uri):
+    """Driver: what reading the model at `uri` raises becomes a ModelFormatError with the fix.
+
+    A damaged file fails deep inside Keras or TensorFlow with any exception type (OSError,
+    IndexError, a JSON error, ...); the library's words are kept, the type and the fix are sparkdl's.
+    """
+    try:
+        yield
+    except ModelFormatError as error:
+        if error.__cause__ is None:  # sparkdl's own diagnosis (not a SavedModel, no signature)
+            raise
+        raise _damaged(uri, error.__cause__) from None
+    except SparkDLError:
+        raise
+    except Exception as error:  # any library error while reading the user's file
+        raise _damaged(uri, error) from None
+
+
+def _damaged(uri, error: Exception) -> ModelFormatError:
+    detail = " ".join(str(error).split())[:300]
+    return ModelFormatError(f"cannot read model {str(uri)!r}: {type(error).__name__}: {detail}. The file looks damaged "
+                            f"or incomplete; save it again with model.save('model.keras') or model.export('dir') "
+                            f"and copy all of it")
 
 
 def raised_on_executor(error: Exception):
@@ -59,7 +95,8 @@ def raised_on_executor(error: Exception):
     import re
 
     text = str(error)
-    for cls in (TensorError, SchemaError, ConfigError, ModelFormatError, ModelNotFoundError, StorageError):
+    for cls in (TensorError, SchemaError, ConfigError, ModelFormatError, ModelNotFoundError, StorageError,
+                SourceUnavailableError):
         match = re.search(rf"sparkdl\.errors\.{cls.__name__}: (.*)", text)
         if match:
             return cls(match.group(1).strip())

@@ -10,8 +10,10 @@ A Spark Connect session has no JVM in this process: its URIs go through pyarrow 
 from __future__ import annotations
 
 import os
+import posixpath
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
@@ -87,6 +89,16 @@ class _HadoopFS:
             stream.write(bytearray(text.encode("utf-8")))
         finally:
             stream.close()
+
+    def read_text(self) -> str:
+        stream = self.fs.open(self.path)
+        try:
+            return str(self.jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        finally:
+            stream.close()
+
+    def qualified(self) -> str:
+        return str(self.fs.makeQualified(self.path).toString())
 
 
 def _java_message(error) -> str:
@@ -234,3 +246,83 @@ def write_text(uri: str, text: str, spark=None) -> None:
     if spark is None:
         raise StorageError(f"writing {uri!r} needs a SparkSession")
     _HadoopFS(spark, uri).write_text(text)
+
+
+def read_text(uri: str, spark=None) -> str:
+    """Read a small text file (a query's identity) from `uri`."""
+    local = _plain_local(uri, spark)
+    if local is not None:
+        return Path(local).read_text()
+    if spark is None:
+        raise StorageError(f"reading {uri!r} needs a SparkSession")
+    return _HadoopFS(spark, uri).read_text()
+
+
+def qualify(uri: str, spark=None) -> str:
+    """`uri` as one canonical string (scheme, authority, absolute path without '.', '..', doubled or
+    trailing '/'; local paths through symlinks), so two spellings of one location compare equal."""
+    local = _local(uri) or (urlparse(str(uri)).path if scheme(uri) == "file" else None)
+    if local is not None:
+        return "file://" + os.path.realpath(local)
+    if spark is not None:
+        return _HadoopFS(spark, uri).qualified()
+    parsed = urlparse(str(uri))
+    return f"{parsed.scheme}://{parsed.netloc}{posixpath.normpath(parsed.path or '/')}"
+
+
+def _first_missing(uri: str, spark) -> Optional[str]:
+    """The outermost directory on the way to `uri` that does not exist yet (None: `uri` exists)."""
+    missing, current = None, str(uri).rstrip("/")
+    while current and not exists(current, spark):
+        missing, current = current, current.rpartition("/")[0]
+        if urlparse(current).path in ("", "/") and scheme(current):
+            break
+    return missing
+
+
+def check_writable(uri: str, what: str, spark=None) -> None:
+    """Create and delete a marker file in directory `uri` (driver), leaving no directory it made.
+
+    Raises StorageError naming `what` and the path when the write fails: a read-only or full
+    disk, a missing permission, a file where a directory should be.
+    """
+    created = None
+    try:
+        created = _first_missing(uri, spark)
+        marker = join(uri, f"_sparkdl_write_check_{uuid.uuid4().hex}")
+        write_text(marker, "", spark)
+        delete(marker, spark)
+    except Exception as error:  # OSError here, a py4j-wrapped IOException via Hadoop
+        reason = " ".join(_java_message(error).split())[:300]
+        raise StorageError(f"{what} {uri!r} is not writable ({reason}); fix its permissions or free space, "
+                           f"or choose another path") from None
+    finally:
+        if created is not None:
+            delete(created, spark)
+
+
+def replace(uri: str, target: str, spark=None) -> None:
+    """Put `uri` in `target`'s place by rename (commit by rename), removing an old `target` only after.
+
+    The old `target` is first renamed aside (beside it, `.<name>.sparkdl-old-*`) and restored when
+    the second rename fails, so at no point is the old data deleted before the new data is in place.
+    """
+    old = None
+    if exists(target, spark):
+        old = sibling(target, "old")
+        rename(target, old, spark)
+    try:
+        rename(uri, target, spark)
+    except BaseException:
+        if old is not None:
+            rename(old, target, spark)
+        raise
+    if old is not None:
+        delete(old, spark)
+
+
+def sibling(uri: str, tag: str) -> str:
+    """A fresh hidden path next to `uri` on the same file system: `<parent>/.<name>.sparkdl-<tag>-<id>`."""
+    parent, _, name = str(uri).rstrip("/").rpartition("/")
+    hidden = f".{name}.sparkdl-{tag}-{uuid.uuid4().hex[:12]}"
+    return f"{parent}/{hidden}" if parent or str(uri).startswith("/") else hidden

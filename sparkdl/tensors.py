@@ -4,7 +4,7 @@ Input side (`column_to_tensor`): a scalar column becomes a 1-d array; list colum
 `array<...>`, nested for n-d) become one n-d array. Fixed-size lists and the list values buffer are
 used as zero-copy views; variable lists are accepted when every row has the same length, which is
 checked through the offsets buffer, not per row. Nulls and ragged rows raise TensorError naming the
-column and the first bad row.
+column, with the first bad row's index in `TensorError.row` (the scoring loop names the row).
 
 A binary column may hold each row's tensor as raw bytes (C order, the model input's dtype, native
 byte order, as `ndarray.tobytes()` writes them): the fastest form, since neither the JVM nor
@@ -92,8 +92,9 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
     level = array
     while is_list_type(level.type):
         if level.null_count:
-            raise TensorError(f"column '{name}': row {_first_null(level)} is null (at nesting level "
-                              f"{len(shape)}); drop or fill nulls before scoring, e.g. df.na.drop(subset=['{name}'])")
+            raise TensorError(f"column '{name}': a row is null (at nesting level {len(shape)}); drop or fill nulls "
+                              f"before scoring, e.g. df.na.drop(subset=['{name}'])",
+                              row=_first_null(level) // int(np.prod(shape[1:])))
         level_index = len(shape) - 1
         expected = inner_shape[level_index]
         if pa.types.is_fixed_size_list(level.type):
@@ -106,16 +107,16 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
                 first = int(ragged[0])
                 raise TensorError(
                     f"column '{name}': rows have different lengths at nesting level {level_index + 1} "
-                    f"(first element has {length}, element {first} has {int(lengths[first])}); "
-                    f"every row must hold a tensor of the same shape -- pad or filter the ragged rows")
+                    f"({length} and {int(lengths[first])}); every row must hold a tensor of the same shape -- "
+                    f"pad or filter the ragged rows", row=first // int(np.prod(shape[1:])))
         if expected is not None and length != expected:
             raise TensorError(f"column '{name}': rows hold {length} values at nesting level {level_index + 1} "
-                              f"but the model expects {expected} (shape {tuple(inner_shape)} per row)")
+                              f"but the model expects {expected} (shape {tuple(inner_shape)} per row)", row=0)
         shape.append(length)
         level = level.flatten()
     if level.null_count:
-        raise TensorError(f"column '{name}': holds a null value (flat position {_first_null(level)}); "
-                          f"drop or fill nulls before scoring")
+        raise TensorError(f"column '{name}': a row holds a null value; drop or fill nulls before scoring",
+                          row=_first_null(level) // int(np.prod(shape[1:])))
     if not (pa.types.is_integer(level.type) or pa.types.is_floating(level.type) or pa.types.is_boolean(level.type)):
         raise TensorError(f"column '{name}': values of type {level.type} cannot feed a {np.dtype(dtype)} tensor")
     values = level.to_numpy(zero_copy_only=False)
@@ -129,7 +130,7 @@ def _binary_to_tensor(array: pa.Array, name: str, dtype: np.dtype, inner_shape: 
         raise TensorError(f"column '{name}' holds raw tensor bytes, which need a model input with fixed "
                           f"dimensions, but the input's shape is {inner_shape}; use an array column instead")
     if array.null_count:
-        raise TensorError(f"column '{name}': row {_first_null(array)} is null; drop or fill nulls before scoring")
+        raise TensorError(f"column '{name}': a row is null; drop or fill nulls before scoring", row=_first_null(array))
     expected = int(np.prod(inner_shape)) * dtype.itemsize
     offset_type = np.int64 if pa.types.is_large_binary(array.type) else np.int32
     offsets = np.frombuffer(array.buffers()[1], offset_type)[array.offset:array.offset + len(array) + 1]
@@ -137,8 +138,9 @@ def _binary_to_tensor(array: pa.Array, name: str, dtype: np.dtype, inner_shape: 
     wrong = np.flatnonzero(lengths != expected)
     if len(wrong):
         first = int(wrong[0])
-        raise TensorError(f"column '{name}': row {first} holds {int(lengths[first])} bytes but a {dtype} tensor of "
-                          f"shape {inner_shape} takes {expected}; write rows with ndarray.astype('{dtype}').tobytes()")
+        raise TensorError(f"column '{name}': a row holds {int(lengths[first])} bytes but a {dtype} tensor of "
+                          f"shape {inner_shape} takes {expected}; write rows with ndarray.astype('{dtype}').tobytes()",
+                          row=first)
     data = array.buffers()[2]
     rows = len(array)
     if rows == 0:

@@ -11,6 +11,7 @@ from typing import Iterator, Optional, Tuple
 
 import pyarrow as pa
 
+from ..errors import TensorError
 from ..runtime.models import ModelRef, get_model
 from ..runtime.worker import prepare_task
 from ..signature import TensorSpec
@@ -44,18 +45,35 @@ def score_columns(plan: ScoringPlan, model, device, columns) -> list:
     return [tensor_to_column(results[name]) for name, _ in plan.outputs]
 
 
+def located(error: TensorError, batch: pa.RecordBatch, first_row: int, keep) -> TensorError:
+    """`error` with its row named: the partition, the row's position in it and its `keep` columns."""
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    where = f"partition {context.partitionId() if context else '?'}"
+    if error.row is not None:
+        where += f", row {first_row + error.row} of the partition"
+        values = [f"{name}={batch.column(name)[error.row].as_py()!r:.80}" for name in keep or ()]
+        where += f" ({', '.join(values)})" if values else ""
+    return TensorError(f"{error} [{where}]")
+
+
 def score_batches(plan: ScoringPlan):
     """Build the `mapInArrow` function: record batches in; their `plan.keep` columns plus predictions out."""
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model, device = open_model(plan)
-        names = None
+        names, first_row = None, 0
         for batch in batches:
             if names is None:
                 kept = batch.schema.names if plan.keep is None else list(plan.keep)
                 names = kept + [column for _, column in plan.outputs]
             inputs = [batch.column(source) for _, source in plan.inputs]
-            predictions = score_columns(plan, model, device, inputs)
+            try:
+                predictions = score_columns(plan, model, device, inputs)
+            except TensorError as error:
+                raise located(error, batch, first_row, plan.keep) from None
+            first_row += batch.num_rows
             yield pa.RecordBatch.from_arrays([batch.column(name) for name in kept] + predictions, names=names)
 
     return score

@@ -9,9 +9,9 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ..config import PredictConfig
-from ..errors import SchemaError
+from ..errors import SchemaError, reading_model
 from ..runtime.models import resolve_model
-from ..runtime.schema import bind_inputs, bind_keep, bind_outputs, unwrap_arrays
+from ..runtime.schema import bind_inputs, bind_keep, bind_outputs, column, map_in_arrow, unwrap_arrays
 from ..signature import TensorSpec
 from ..tensors import is_flat_feed
 from .executor import ScoringPlan, score_batches
@@ -21,7 +21,8 @@ def plan_scoring(df: DataFrame, model, config: PredictConfig, keep=None):
     """Resolve the model and bind it to `df`'s schema; return (plan, output schema)."""
     kept = bind_keep(df.schema, keep)
     kept_fields = df.schema.fields if kept is None else [df.schema[name] for name in kept]
-    resolved = resolve_model(df.sparkSession, model)
+    with reading_model(model):
+        resolved = resolve_model(df.sparkSession, model)
     inputs = bind_inputs(df.schema, resolved.signature, config.inputs)
     outputs, fields = bind_outputs(T.StructType(kept_fields), resolved.signature, config.outputs)
     plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=outputs, batch_size=config.batch_size, keep=kept)
@@ -32,8 +33,8 @@ def _sent_columns(df: DataFrame, plan: ScoringPlan) -> DataFrame:
     """`df` reduced to the columns the executors need: the kept ones and the model inputs."""
     if plan.keep is None:
         return df
-    needed = list(plan.keep) + [column for _, column in plan.inputs if column not in plan.keep]
-    return df.select(*[F.col("`" + name.replace("`", "``") + "`") for name in needed])
+    needed = list(plan.keep) + [name for _, name in plan.inputs if name not in plan.keep]
+    return df.select(*[column(name) for name in needed])
 
 
 class _LengthCheck(NamedTuple):
@@ -45,20 +46,20 @@ class _LengthCheck(NamedTuple):
     unit: str
 
 
-def _length_checks(df: DataFrame, spec: TensorSpec, column: str):
+def _length_checks(df: DataFrame, spec: TensorSpec, name: str):
     """The fixed lengths one input column must have, as Spark expressions over its first row."""
-    data_type = df.schema[column].dataType
+    data_type = df.schema[name].dataType
     if isinstance(data_type, T.BinaryType):
         size = int(np.prod(spec.inner_shape)) * spec.numpy_dtype.itemsize
-        yield _LengthCheck(spec, column, 1, size, F.length(column), "bytes")
+        yield _LengthCheck(spec, name, 1, size, F.length(column(name)), "bytes")
         return
     shape = spec.inner_shape
     if is_flat_feed(unwrap_arrays(data_type)[0], shape):
         shape = (int(np.prod(shape)),)
-    expression = F.col(column)
+    expression = column(name)
     for level, dim in enumerate(shape, start=1):
         if dim is not None:
-            yield _LengthCheck(spec, column, level, dim, F.size(expression), "values")
+            yield _LengthCheck(spec, name, level, dim, F.size(expression), "values")
         expression = expression.getItem(0)
 
 
@@ -68,7 +69,7 @@ def check_first_row(df: DataFrame, plan: ScoringPlan) -> None:
     Catches the common "64 features for a 32-feature model" mistake before the scoring job runs;
     later rows are checked on the executors as their batches arrive.
     """
-    checks = [check for spec, column in plan.inputs for check in _length_checks(df, spec, column)]
+    checks = [check for spec, name in plan.inputs for check in _length_checks(df, spec, name)]
     if not checks:
         return
     row = df.select(*[check.seen.alias(f"_len{i}") for i, check in enumerate(checks)]).head(1)
@@ -104,4 +105,4 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
     plan, schema = plan_scoring(df, model, config, keep)
     if not df.isStreaming:
         check_first_row(df, plan)
-    return _sent_columns(df, plan).mapInArrow(score_batches(plan), schema)
+    return map_in_arrow(_sent_columns(df, plan), score_batches(plan), schema)

@@ -14,7 +14,7 @@ import pyarrow as pa
 from pyspark.sql import types as T
 
 from ..config import PredictConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, reading_model
 from ..runtime.models import resolve_model
 from ..runtime.schema import bind_outputs
 from .executor import ScoringPlan, open_model, score_columns
@@ -36,7 +36,8 @@ def register_udf(spark, name: str, model, *, outputs=None, batch_size: Optional[
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"UDF name must be a SQL identifier like 'score_model', got {name!r}")
     config = PredictConfig(outputs=outputs, batch_size=batch_size)
-    resolved = resolve_model(spark, model)
+    with reading_model(model):
+        resolved = resolve_model(spark, model)
     named, fields = bind_outputs(T.StructType([]), resolved.signature, config.outputs)
     inputs = tuple((spec, spec.name) for spec in resolved.signature.inputs)
     plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=named, batch_size=config.batch_size)

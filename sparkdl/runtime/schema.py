@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import numpy as np
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ..config import reject_repeated_columns
@@ -27,6 +29,29 @@ _SPARK_OF_NUMPY = {
     "uint8": T.ShortType(), "uint16": T.IntegerType(), "uint32": T.LongType(),
 }
 DEFAULT_OUTPUT = "prediction"
+
+
+def column(name: str) -> Column:
+    """The column called `name`, taken literally: dots, spaces and backticks are part of the name."""
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def map_in_arrow(df, function, schema: T.StructType):
+    """`df.mapInArrow(function, schema)` for any column names (driver).
+
+    pyspark looks the input columns up by unquoted name, which fails for names with dots or
+    backticks; they travel under positional aliases and `function` sees its batches under their
+    own names again (a zero-copy relabelling on the executor).
+    """
+    import pyarrow as pa
+
+    names = df.columns
+
+    def relabelled(batches):
+        return function(pa.RecordBatch.from_arrays(batch.columns, names=names) for batch in batches)
+
+    aliased = df.select(*[column(name).alias(f"_sparkdl_{i}") for i, name in enumerate(names)])
+    return aliased.mapInArrow(relabelled, schema)
 
 
 def unwrap_arrays(data_type: T.DataType) -> Tuple[int, T.DataType]:

@@ -7,6 +7,9 @@
 * KafkaSink: rows are produced by the executors (key: the input message's key; value: JSON of the
   chosen fields and the predictions). A re-run batch is produced again: at-least-once.
 * ConsoleSink: prints the first rows of each batch on the driver, for trying things out.
+
+`check(spark)` runs when the stream starts: a ParquetSink's directory must be writable, a
+KafkaSink's brokers must answer within `timeout_seconds`.
 """
 from __future__ import annotations
 
@@ -17,11 +20,16 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from .. import fs
+from ..errors import SourceUnavailableError
+from ..runtime.schema import column
 
 
 @dataclass(frozen=True)
 class ParquetSink:
     path: str
+
+    def check(self, spark) -> None:
+        fs.check_writable(self.path, "ParquetSink path", spark)
 
     def write(self, df: DataFrame, batch_id: int) -> None:
         df.write.mode("overwrite").parquet(fs.join(self.path, f"batch_id={batch_id}"))
@@ -34,12 +42,26 @@ class KafkaSink:
     bootstrap_servers: str
     topic: str
     fields: Optional[Tuple[str, ...]] = None
+    timeout_seconds: float = 10.0
+
+    def check(self, spark) -> None:
+        """Ask the brokers for their metadata (driver); SourceUnavailableError when none answers."""
+        from confluent_kafka import KafkaException, Producer
+
+        producer = Producer({"bootstrap.servers": self.bootstrap_servers,
+                             "socket.timeout.ms": int(self.timeout_seconds * 1000)})
+        try:
+            producer.list_topics(timeout=self.timeout_seconds)
+        except KafkaException as error:
+            raise SourceUnavailableError(f"KafkaSink cannot reach Kafka at {self.bootstrap_servers!r} within "
+                                         f"{self.timeout_seconds:.0f}s ({error}); check the sink's bootstrap "
+                                         f"servers (--kafka-bootstrap) and that the brokers run") from None
 
     def write(self, df: DataFrame, batch_id: int) -> None:
         binary = {f.name for f in df.schema.fields if f.dataType.typeName() == "binary"}
         fields = self.fields or tuple(c for c in df.columns if c not in binary and c != "key")
         key = F.col("key") if "key" in df.columns else F.lit(None).cast("binary")
-        payload = df.select(key.alias("key"), F.to_json(F.struct(*fields)).alias("value"))
+        payload = df.select(key.alias("key"), F.to_json(F.struct(*[column(f) for f in fields])).alias("value"))
         payload.foreachPartition(_producer(self.bootstrap_servers, self.topic))
 
 
@@ -65,6 +87,9 @@ def _producer(bootstrap: str, topic: str):
 @dataclass(frozen=True)
 class ConsoleSink:
     rows: int = 20
+
+    def check(self, spark) -> None:
+        """Nothing to check: the driver's stdout is always there."""
 
     def write(self, df: DataFrame, batch_id: int) -> None:
         """Score the whole batch (so its counts are complete), then print its first rows."""

@@ -7,7 +7,9 @@ Decoding (`value_format`): "json" parses each message value as a JSON object wit
 `from_json`; "tensor" takes the value as the raw bytes of the model's single input (float32,
 C order, as `ndarray.tobytes()` writes them). Each decoded row gets `_sparkdl_error`: null when
 the row can be scored, else why not (not JSON, a field missing or null, a wrong length). Rows
-with an error are not scored; they go to the dead-letter output.
+with an error are not scored; they go to the dead-letter output. Model inputs bind by name to the
+decoded fields only (`input_fields`): never to the Kafka key or the raw value, which reach a model
+only as `value_format="tensor"`.
 """
 from __future__ import annotations
 
@@ -20,7 +22,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from .. import fs
-from ..errors import ConfigError, SourceUnavailableError, StorageError
+from ..errors import ConfigError, SchemaError, SourceUnavailableError, StorageError
+from ..runtime.schema import column
 from ..runtime.session import is_connect
 from ..signature import ModelSignature
 from . import kafka_source
@@ -87,7 +90,7 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
                                f"land in it later) or fix the path and its scheme")
         reader = spark.readStream.format(source.format)
         if source.schema:
-            reader = reader.schema(source.schema)
+            reader = reader.schema(parse_schema(source.schema))
         elif source.format != "parquet":
             raise ConfigError(f"FileSource with format {source.format!r} needs schema='...' (DDL)")
         else:
@@ -117,6 +120,17 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
     return reader.load()
 
 
+def parse_schema(ddl: str) -> T.StructType:
+    """The StructType of a DDL string like 'id long, features array<float>', or ConfigError."""
+    try:
+        return T.StructType.fromDDL(ddl)
+    except Exception as error:  # Spark's parser raises its own ParseException types
+        reason = " ".join(str(error).split())[:200]
+        raise ConfigError(f"schema {ddl!r} is not a Spark DDL schema ({reason}); write it like "
+                          f"'id long, features array<float>', with `backticks` around names with dots or "
+                          f"spaces") from None
+
+
 def _default_json_schema(signature: ModelSignature, inputs: Optional[dict]) -> T.StructType:
     fields = []
     for spec in signature.inputs:
@@ -134,17 +148,17 @@ def _shape_errors(schema: T.StructType, signature: ModelSignature, inputs: Optio
         name = (inputs or {}).get(spec.name, spec.name)
         if name not in schema.names:
             continue
-        column = F.col(name)
-        checks.append((column.isNull(), F.lit(f"field '{name}' is missing or null")))
+        field = column(name)
+        checks.append((field.isNull(), F.lit(f"field '{name}' is missing or null")))
         expected = spec.inner_shape[0] if spec.inner_shape else None
         if isinstance(schema[name].dataType, T.ArrayType):
             if len(spec.inner_shape) > 1 and all(spec.inner_shape) and \
                     not isinstance(schema[name].dataType.elementType, T.ArrayType):
                 expected = int(np.prod(spec.inner_shape))
-            checks.append((F.exists(column, lambda e: e.isNull()), F.lit(f"field '{name}' holds null values")))
+            checks.append((F.exists(field, lambda e: e.isNull()), F.lit(f"field '{name}' holds null values")))
             if expected is not None:
-                checks.append((F.size(column) != expected,
-                               F.concat(F.lit(f"field '{name}' has "), F.size(column).cast("string"),
+                checks.append((F.size(field) != expected,
+                               F.concat(F.lit(f"field '{name}' has "), F.size(field).cast("string"),
                                         F.lit(f" values; the model needs {expected}"))))
     return checks
 
@@ -166,17 +180,34 @@ def decode(stream: DataFrame, source, signature: ModelSignature, inputs: Optiona
                                                        F.lit(f" bytes; a {spec.dtype} tensor of shape "
                                                              f"{spec.inner_shape} takes {size}")))]
         return stream.select(*meta, F.col(RAW).alias(name), _first_error(checks).alias(ERROR))
-    schema = T.StructType.fromDDL(source.schema) if source.schema else _default_json_schema(signature, inputs)
+    schema = parse_schema(source.schema) if source.schema else _default_json_schema(signature, inputs)
     parsed = F.from_json(F.col("value").cast("string"), schema, {"mode": "PERMISSIVE"})
     text = F.col("value").cast("string")
     decoded = stream.select(*meta, text.alias("_raw"), parsed.alias("_json"))
     not_json = F.col("_json").isNull() | F.col("_raw").isNull() | \
-        F.coalesce(*[F.col(f"_json.{f.name}").isNotNull() for f in schema.fields], F.lit(False)).eqNullSafe(False)
+        F.coalesce(*[F.col("_json").getField(f.name).isNotNull() for f in schema.fields],
+                   F.lit(False)).eqNullSafe(False)
     checks = [(not_json, F.concat(F.lit("not a JSON object with the expected fields: "),
                                   F.coalesce(F.substring("_raw", 1, 200), F.lit("<null>"))))]
     checks += _shape_errors(schema, signature, inputs)
-    fields = [F.col(f"_json.{f.name}").alias(f.name) for f in schema.fields]
+    fields = [F.col("_json").getField(f.name).alias(f.name) for f in schema.fields]
     return decoded.select("*", *fields).withColumn(ERROR, _first_error(checks)).drop("_raw", "_json")
+
+
+def input_fields(decoded: T.StructType, source, signature: ModelSignature, inputs: Optional[dict]) -> tuple:
+    """(model input, field) pairs: each input's field by name (or `inputs`) among the decoded message
+    fields, never the Kafka key or raw value; SchemaError when the messages have no such field."""
+    meta = (ERROR, RAW, *KAFKA_COLUMNS) if isinstance(source, KafkaSource) else (ERROR,)
+    fields = [name for name in decoded.names if name not in meta]
+    chosen = {**{spec.name: spec.name for spec in signature.inputs}, **(inputs or {})}
+    for spec in signature.inputs:
+        if chosen[spec.name] not in fields:
+            field = chosen[spec.name]
+            raise SchemaError(f"model input {spec.describe()} needs field '{field}', which the stream's messages do "
+                              f"not have (decoded fields: {fields}); add it to the schema (schema= / --schema), "
+                              f"e.g. '`{field}` array<float>', or pick a field with "
+                              f"inputs={{'{spec.name}': '<field>'}}")
+    return tuple(chosen.items())
 
 
 def _first_error(checks):

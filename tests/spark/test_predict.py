@@ -132,11 +132,25 @@ def test_empty_dataframe_scores_to_empty(spark, mlp):
     assert sparkdl.predict(df, keras_path).collect() == []
 
 
-def test_null_row_fails_with_the_column_named(spark, mlp):
+def test_null_row_fails_with_the_column_and_row_named(spark, mlp):
     _, keras_path, _ = mlp
     df = spark.createDataFrame([(1, [0.0] * 8), (2, None)], "id long, features array<float>").coalesce(1)
-    with pytest.raises(Exception, match=r"column 'features': row 1 is null"):
+    with pytest.raises(Exception, match=r"column 'features': a row is null.*\[partition 0, row 1 of the partition\]"):
         sparkdl.predict(df, keras_path).collect()
+    with pytest.raises(Exception, match=r"\[partition 0, row 1 of the partition \(id=2\)\]"):
+        sparkdl.predict(df, keras_path, keep=["id"]).collect()
+
+
+def test_any_column_name_spark_allows(spark, mlp, rng):
+    model, keras_path, _ = mlp
+    x = rng.normal(size=(12, 8)).astype(np.float32)
+    df = spark.createDataFrame([(i, x[i].tolist(), i) for i in range(12)], "`my id` long, `feat.x` array<float>, "
+                                                                            "`b``q` long")
+    scored = sparkdl.predict(df, keras_path, inputs={"features": "feat.x"}, outputs={"output_0": "p.1"},
+                             keep=["my id", "b`q"])
+    assert scored.columns == ["my id", "b`q", "p.1"]
+    rows = scored.orderBy("`my id`").collect()
+    np.testing.assert_allclose(_column(rows, "p.1"), model(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
 class TestDriverValidation:
@@ -176,6 +190,14 @@ class TestDriverValidation:
         df = spark.createDataFrame([([1.0] * 8,)], "features array<float>")
         with pytest.raises(ModelNotFoundError, match="does not exist"):
             sparkdl.predict(df, f"file://{tmp_path}/missing.keras")
+
+    def test_damaged_keras_file(self, spark, mlp, tmp_path):
+        damaged = tmp_path / "damaged.keras"
+        damaged.write_bytes(open(mlp[1], "rb").read()[:2000])  # a copy cut short
+        df = spark.createDataFrame([([1.0] * 8,)], "features array<float>")
+        with pytest.raises(ModelFormatError, match=rf"cannot read model '{damaged}': .*looks damaged or incomplete; "
+                                                   r"save it again with model.save\('model.keras'\)"):
+            sparkdl.predict(df, str(damaged))
 
     def test_not_a_model(self, spark, tmp_path):
         (tmp_path / "notes.txt").write_text("hi")
