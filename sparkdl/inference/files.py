@@ -20,6 +20,7 @@ from ..config import PredictConfig
 from ..errors import ConfigError, SchemaError, raised_on_executor
 from ..runtime.models import model_loads
 from ..runtime.schema import spark_type
+from ..runtime.session import require_classic
 from ..signature import TensorSpec
 from ..tensors import is_binary_type, is_list_type, list_depth
 from .arrow_fs import arrow_reads, data_files, resolve
@@ -66,6 +67,15 @@ def _read_columns(schema: pa.Schema, plan) -> tuple:
     return tuple(kept + [name for _, name in plan.inputs if name not in kept])
 
 
+def _check_apart(filesystem, input_path: str, committer: JobCommitter, input, output) -> None:
+    """The output must not lie in the input (its files would be read) nor hold it."""
+    inner, outer = sorted([input_path.rstrip("/"), committer.base.rstrip("/")], key=len)
+    same_store = filesystem.type_name == committer.filesystem.type_name
+    if same_store and (outer == inner or outer.startswith(inner + "/")):
+        raise ConfigError(f"output {str(output)!r} and input {str(input)!r} are the same directory or one holds the "
+                          f"other; write the output to a path outside the input")
+
+
 def _run(spark, task: FileTask, splits, committer: JobCommitter):
     """One Spark job, one task per split; commit on success, leave nothing on failure."""
     sc = spark.sparkContext
@@ -100,10 +110,12 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     missing, or the columns do not fit the model; a TensorError from a task after the job failed.
     """
     started = time.perf_counter()
+    require_classic(spark, "score_files", "use predict() on a DataFrame instead")
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
     read_options = ReadOptions.of(input_format, options)
     committer = JobCommitter(output, overwrite, check_output_format(output_format))
     filesystem, path = resolve(input)
+    _check_apart(filesystem, path, committer, input, output)
     files = data_files(filesystem, path, str(input))
     schema = read_schema(filesystem, files, read_options)
     plan, _ = plan_scoring(_Table(spark_schema(schema), spark), model, config, keep)

@@ -6,6 +6,7 @@ schema the driver bound the model to, in batches capped in rows and in bytes.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Iterator, Optional, Tuple
 
@@ -13,7 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..config import positive_int
-from ..errors import ConfigError, SchemaError
+from ..errors import ConfigError, SchemaError, StorageError
 
 INPUT_FORMATS = ("parquet", "orc", "csv", "json", "arrow")
 OUTPUT_FORMATS = ("parquet", "orc")
@@ -107,8 +108,23 @@ def _open_stream(filesystem, path: str, options: ReadOptions, schema: Optional[p
     return json.open_json(stream, json.ReadOptions(block_size=options.batch_bytes), parse)
 
 
+@contextmanager
+def reading(path: str, fmt: str):
+    """Turn pyarrow's error on a file that is not `fmt` into a StorageError naming the file (driver)."""
+    try:
+        yield
+    except (pa.ArrowInvalid, OSError) as error:
+        raise StorageError(f"cannot read {path!r} as {fmt}: {error}. Remove other files from the input directory or "
+                           f"pass the right input_format") from None
+
+
 def read_schema(filesystem, files, options: ReadOptions) -> pa.Schema:
     """The schema of the input: its first (non-empty, for text formats) file's, like Spark without mergeSchema."""
+    with reading(files[0].path, options.format):
+        return _first_schema(filesystem, files, options)
+
+
+def _first_schema(filesystem, files, options: ReadOptions) -> pa.Schema:
     if options.format == "parquet":
         return pq.read_schema(files[0].path, filesystem=filesystem).remove_metadata()
     if options.format == "orc":

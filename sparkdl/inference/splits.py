@@ -17,7 +17,7 @@ from typing import List, Optional, Tuple
 
 import pyarrow.parquet as pq
 
-from .formats import ReadSpec
+from .formats import ReadSpec, reading
 
 OPEN_COST = 4 << 20  # as spark.sql.files.openCostInBytes
 TASKS_PER_SLOT = 2   # a little slack to even out a slow worker, at a few ms per extra task
@@ -72,10 +72,11 @@ def _orc_units(filesystem, info) -> List[_Unit]:
 
 
 def _units(filesystem, info, spec: ReadSpec) -> List[_Unit]:
-    if spec.options.format == "parquet":
-        return _parquet_units(filesystem, info, set(spec.columns))
-    if spec.options.format == "orc":
-        return _orc_units(filesystem, info)
+    with reading(info.path, spec.options.format):
+        if spec.options.format == "parquet":
+            return _parquet_units(filesystem, info, set(spec.columns))
+        if spec.options.format == "orc":
+            return _orc_units(filesystem, info)
     return [_Unit(info.path, None, info.size, None)] if info.size else []  # a 0-byte file holds no rows
 
 

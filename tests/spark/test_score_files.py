@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import sparkdl
-from sparkdl import StorageError, TensorError, examples
+from sparkdl import ConfigError, StorageError, TensorError, examples
 
 pytestmark = pytest.mark.slow
 
@@ -118,6 +118,8 @@ def test_existing_output_needs_overwrite_and_is_replaced_after_success(spark, ml
         spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
     assert spark.sparkContext.statusTracker().getJobIdsForGroup("score-files-refused") == []  # refused before a job
     assert (output / "old.txt").read_text() == "user data"
+    with pytest.raises(ConfigError, match="same directory or one holds the other"):
+        sparkdl.score_files(spark, keras_path, data, os.path.join(data, "scored"))
     summary = sparkdl.score_files(spark, keras_path, data, str(output), overwrite=True, keep=["id"])
     assert summary["rows"] == 300 and not (output / "old.txt").exists()
     ids, scores = _scores(str(output), column="prediction")

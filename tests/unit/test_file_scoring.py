@@ -44,6 +44,13 @@ def test_small_files_pack_into_few_tasks_and_a_large_file_splits_by_row_group(tm
     assert sum(s.rows for s in splits) == 4000
 
 
+def test_a_file_of_another_format_is_named(tmp_path):
+    pq.write_table(_table(0, 3), tmp_path / "a.parquet")
+    (tmp_path / "notes.txt").write_text("not parquet")
+    with pytest.raises(StorageError, match=r"cannot read '.*notes.txt' as parquet: .*pass the right input_format"):
+        _plan(tmp_path)
+
+
 def test_loading_options_are_checked():
     with pytest.raises(ConfigError, match=r"options \['sep'\] are not understood for input_format='parquet'"):
         ReadOptions.of("parquet", {"sep": ";"})
