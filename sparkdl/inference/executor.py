@@ -45,17 +45,29 @@ def score_columns(plan: ScoringPlan, model, device, columns) -> list:
     return [tensor_to_column(results[name]) for name, _ in plan.outputs]
 
 
-def located(error: TensorError, batch: pa.RecordBatch, first_row: int, keep) -> TensorError:
-    """`error` with its row named: the partition, the row's position in it and its `keep` columns."""
-    from pyspark import TaskContext
+def located(error: TensorError, batch: pa.RecordBatch, first_row: int, keep, place: Optional[str] = None,
+            unit: str = "the partition") -> TensorError:
+    """`error` with its row named: the place (default: the task's partition), the row's position in
+    `unit` and its `keep` columns."""
+    if place is None:
+        from pyspark import TaskContext
 
-    context = TaskContext.get()
-    where = f"partition {context.partitionId() if context else '?'}"
+        context = TaskContext.get()
+        place = f"partition {context.partitionId() if context else '?'}"
+    where = place
     if error.row is not None:
-        where += f", row {first_row + error.row} of the partition"
+        where += f", row {first_row + error.row} of {unit}"
         values = [f"{name}={batch.column(name)[error.row].as_py()!r:.80}" for name in keep or ()]
         where += f" ({', '.join(values)})" if values else ""
     return TensorError(f"{error} [{where}]")
+
+
+def score_batch(plan: ScoringPlan, model, device, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """One record batch in; its `plan.keep` columns (all by default) plus the predictions out."""
+    kept = batch.schema.names if plan.keep is None else list(plan.keep)
+    predictions = score_columns(plan, model, device, [batch.column(source) for _, source in plan.inputs])
+    return pa.RecordBatch.from_arrays([batch.column(name) for name in kept] + predictions,
+                                      names=kept + [column for _, column in plan.outputs])
 
 
 def score_batches(plan: ScoringPlan):
@@ -63,17 +75,12 @@ def score_batches(plan: ScoringPlan):
 
     def score(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         model, device = open_model(plan)
-        names, first_row = None, 0
+        first_row = 0
         for batch in batches:
-            if names is None:
-                kept = batch.schema.names if plan.keep is None else list(plan.keep)
-                names = kept + [column for _, column in plan.outputs]
-            inputs = [batch.column(source) for _, source in plan.inputs]
             try:
-                predictions = score_columns(plan, model, device, inputs)
+                yield score_batch(plan, model, device, batch)
             except TensorError as error:
                 raise located(error, batch, first_row, plan.keep) from None
             first_row += batch.num_rows
-            yield pa.RecordBatch.from_arrays([batch.column(name) for name in kept] + predictions, names=names)
 
     return score

@@ -16,10 +16,10 @@ import pyarrow as pa
 from ..errors import TensorError
 from .arrow_fs import resolve
 from .commit import OutputJob, TaskAttempt
-from .executor import ScoringPlan, open_model, score_columns
+from .executor import ScoringPlan, located, open_model, score_batch
 from .formats import MAX_BATCH_ROWS, ReadSpec, capped, open_writer, read_piece
 from .prefetch import prefetched
-from .splits import Split
+from .splits import Piece, Split
 
 
 @dataclass(frozen=True)
@@ -34,28 +34,28 @@ class FileTask:
 
 
 def _batches(task: FileTask, split: Split):
-    """(file path, record batch) for each capped batch of the split, in order."""
+    """(piece, first row of the batch in the piece, record batch) for each capped batch of the split."""
     filesystem, _ = resolve(task.input_uri)
     options = task.read.options
     for piece in split.pieces:
         rows = MAX_BATCH_ROWS
         if piece.bytes_per_row:
             rows = int(max(1, min(MAX_BATCH_ROWS, options.batch_bytes // piece.bytes_per_row)))
+        first_row = 0
         for batch in capped(read_piece(filesystem, piece.path, piece.parts, task.read, rows), rows,
                             options.batch_bytes):
-            yield piece.path, batch
+            yield piece, first_row, batch
+            first_row += batch.num_rows
 
 
-def _scored(task: FileTask, model, device, batch: pa.RecordBatch, path: str) -> pa.RecordBatch:
-    """The batch's kept columns plus the predictions; a TensorError names the file it came from."""
-    plan = task.plan
-    kept = batch.schema.names if plan.keep is None else list(plan.keep)
+def _scored(task: FileTask, model, device, batch: pa.RecordBatch, piece: Piece, first_row: int) -> pa.RecordBatch:
+    """`score_batch`; a TensorError names the file, the row's position and its `keep` columns."""
     try:
-        predictions = score_columns(plan, model, device, [batch.column(name) for _, name in plan.inputs])
+        return score_batch(task.plan, model, device, batch)
     except TensorError as error:
-        raise TensorError(f"{error} [input file {path}]") from None
-    return pa.RecordBatch.from_arrays([batch.column(name) for name in kept] + predictions,
-                                      names=kept + [column for _, column in plan.outputs])
+        whole = piece.parts is None or piece.parts == tuple(range(len(piece.parts)))
+        unit = "the file" if whole else f"its row groups / stripes {list(piece.parts)}"
+        raise located(error, batch, first_row, task.plan.keep, f"file {piece.path}", unit) from None
 
 
 def run_split(task: FileTask, split: Split) -> dict:
@@ -67,17 +67,17 @@ def run_split(task: FileTask, split: Split) -> dict:
     with attempt.open() as stream, closing(prefetched(_batches(task, split), task.read.options.prefetch)) as batches:
         while True:
             asked = time.perf_counter()
-            path, batch = next(batches, (None, None))
+            piece, first_row, batch = next(batches, (None, 0, None))
             waited += time.perf_counter() - asked
             if batch is None:
                 break
-            scored = _scored(task, model, device, batch, path)
+            scored = _scored(task, model, device, batch, piece, first_row)
             writer = writer or open_writer(stream, scored.schema, task.output_format)
             writer.write_batch(scored)
             rows += batch.num_rows
         if writer is None:  # nothing to read: an empty file with the output schema
             empty = pa.RecordBatch.from_pylist([], schema=task.read.projected)
-            writer = open_writer(stream, _scored(task, model, device, empty, "").schema, task.output_format)
+            writer = open_writer(stream, score_batch(task.plan, model, device, empty).schema, task.output_format)
         writer.close()
     record = attempt.commit(rows)
     record.update(seconds=time.perf_counter() - started, input_wait_seconds=waited)

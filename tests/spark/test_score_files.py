@@ -163,12 +163,13 @@ def test_a_failed_job_leaves_no_output_and_keeps_an_old_one(spark, mlp, tmp_path
     _, keras_path, _ = mlp
     table = examples.features_table(220, (8,), seed=6, column="x")
     data = _bad_input(tmp_path, table)
-    with pytest.raises(TensorError, match=r"column 'x': rows have different lengths.*c\.parquet"):
+    with pytest.raises(TensorError, match=r"column 'x': rows have different lengths.*\[file .*c\.parquet, row 7 of "
+                                          r"the file\]"):
         sparkdl.score_files(spark, keras_path, str(data), str(tmp_path / "new"))
     assert not (tmp_path / "new").exists()
     old = tmp_path / "old"
     sparkdl.score_files(spark, keras_path, str(data / "a.parquet"), str(old), keep=["id"])
     before = _snapshot(old)
-    with pytest.raises(TensorError):
-        sparkdl.score_files(spark, keras_path, str(data), str(old), overwrite=True)
+    with pytest.raises(TensorError, match=r"\[file .*c\.parquet, row 7 of the file \(id=207\)\]"):
+        sparkdl.score_files(spark, keras_path, str(data), str(old), overwrite=True, keep=["id"])
     assert _snapshot(old) == before
