@@ -120,7 +120,8 @@ def test_driver_killed_mid_run_resumes_from_the_last_checkpoint(training_table, 
     changed = spark_submit(["--master", "local[1]", *_args(root, output, checkpoint, ["--batch-size", "25"])])
     assert changed.returncode == 2, (changed.stdout + changed.stderr)[-3000:]
     assert re.search(r"ConfigError: cannot resume from file://\S+/ckpt-\d+: this run's settings differ from the "
-                     r"checkpoint's: batch_size: checkpoint 50, now 25\. .* resume='force'", changed.stderr)
+                     r"checkpoint's: batch_size: checkpoint 50, now 25\. .* resume='force'",
+                     changed.stdout + changed.stderr)
     done = spark_submit(["--master", "local[2]", *_args(root, output, checkpoint)])
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
