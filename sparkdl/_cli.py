@@ -1,25 +1,35 @@
 """Shared plumbing for the spark-submit jobs in jobs/ (driver side).
 
 A job parses its flags, calls one library function, prints a one-line JSON summary on stdout and
-exits 0. A SparkDLError (bad input) prints `ErrorType: message` on stderr and exits 2; anything
-unexpected exits 1 with the traceback.
+exits 0. A SparkDLError (bad input), also one raised on an executor, prints one line
+`ErrorType: message` on stderr and exits 2; anything unexpected exits 1 with the traceback.
+
+Without a retry count in the master (`local`, `local[N]`, `local[*]`, also spark-submit's default)
+Spark's local mode never retries a failed task; the jobs run such a master as `local[N,4]`, so a
+crashed Python worker costs a task attempt, not the job. `local[N,1]` keeps fail-fast.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import re
 import sys
 import traceback
+from contextlib import contextmanager
+from typing import Optional
 
 from . import fs
-from .errors import SparkDLError, StorageError
+from .errors import ConfigError, SparkDLError, StorageError, raised_on_executor
 from .runtime.session import is_connect
 from .runtime.worker import quiet_tensorflow_logs
 
 quiet_tensorflow_logs()  # before anything (a --model-fn, the model's signature) imports TensorFlow
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+LOCAL_TASK_ATTEMPTS = 4
+_LOCAL_WITHOUT_RETRIES = re.compile(r"local(?:\[(\*|\d+)\])?")
 INPUT_FORMATS = ("parquet", "orc", "csv", "json")
 OUTPUT_FORMATS = ("parquet", "orc", "json")
 
@@ -43,14 +53,35 @@ def column_list(text: str) -> list:
     return names
 
 
-def session(app_name: str):
-    """The SparkSession spark-submit configured (master, conf), with quiet logs."""
+def master_with_retries(master: Optional[str]) -> Optional[str]:
+    """`local[N,4]` for a local master that never retries a task (`local`, `local[N]`, `local[*]`), else None."""
+    match = _LOCAL_WITHOUT_RETRIES.fullmatch(master or "local[*]")
+    return f"local[{match.group(1) or 1},{LOCAL_TASK_ATTEMPTS}]" if match else None
+
+
+def _builder(app_name: str):
+    """A SparkSession builder; a local master without retries (see the module docstring) gets them."""
+    from pyspark import SparkConf, SparkContext
     from pyspark.sql import SparkSession
 
-    spark = SparkSession.builder.appName(app_name).getOrCreate()
+    builder = SparkSession.builder.appName(app_name)
+    if SparkContext._active_spark_context is not None or os.environ.get("SPARK_REMOTE"):
+        return builder
+    SparkContext._ensure_initialized()  # the JVM spark-submit started, holding its --master
+    master = SparkConf().get("spark.master", None)
+    retrying = master_with_retries(master)
+    if retrying:
+        logging.getLogger("sparkdl").info("sparkdl: master %s retries no failed task; running %s", master, retrying)
+        builder = builder.master(retrying)
+    return builder
+
+
+def session(app_name: str):
+    """The SparkSession spark-submit configured (master, conf), with quiet logs and local task retries."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    spark = _builder(app_name).getOrCreate()
     if not is_connect(spark):  # Spark Connect (a Databricks wheel task on serverless) has no SparkContext
         spark.sparkContext.setLogLevel("WARN")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("py4j").setLevel(logging.WARNING)
     return spark
 
@@ -65,24 +96,40 @@ def read_table(spark, path: str, fmt: str):
     return reader.load(path)
 
 
-def claim_output(spark, path: str, overwrite: bool) -> None:
-    """Refuse to write over existing data unless asked; remove it when asked."""
-    if fs.exists(path, spark):
-        if not overwrite:
-            raise StorageError(f"--output {path!r} already exists; choose a new path or pass --overwrite")
-        fs.delete(path, spark)
+def claim_output(spark, path: str, overwrite: bool, source: str) -> None:
+    """Before any work: `path` must be apart from the input `source`, new unless `overwrite`, and writable."""
+    output, read = fs.qualify(path, spark), fs.qualify(source, spark)
+    if output == read or output.startswith(read + "/") or read.startswith(output + "/"):
+        raise ConfigError(f"--output {path!r} and --input {source!r} are the same location or one holds the other "
+                          f"({output} vs {read}); write the output to a path outside the input")
+    if fs.exists(path, spark) and not overwrite:
+        raise StorageError(f"--output {path!r} already exists; choose a new path or pass --overwrite")
+    fs.check_writable(fs.sibling(path, "staging"), "the directory of --output", spark)
+
+
+@contextmanager
+def staged_output(spark, path: str):
+    """Yield a staging path beside `path`; when the block succeeds, it replaces `path` (commit by
+    rename), and when it fails, it is deleted: `path` holds the old output or the whole new one."""
+    staging = fs.sibling(path, "staging")
+    try:
+        yield staging
+        fs.replace(staging, path, spark)
+    finally:
+        fs.delete(staging, spark)  # nothing is left there after a commit; a partial write after a failure
 
 
 def run(main, argv=None) -> int:
     """Run `main(argv)` (which returns a summary dict) and turn its outcome into an exit code."""
     try:
         summary = main(argv)
-    except SparkDLError as error:
-        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # a job must never die silently: say what happened
+        known = error if isinstance(error, SparkDLError) else raised_on_executor(error)
+        if known is None:
+            traceback.print_exc()
+            return EXIT_FAILED
+        print(f"{type(known).__name__}: {' '.join(str(known).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    except Exception:  # a job must never die silently: print what happened
-        traceback.print_exc()
-        return EXIT_FAILED
     print(json.dumps(summary, sort_keys=True))
     return EXIT_OK
 

@@ -2,12 +2,13 @@
 
 Scores a table with a TensorFlow model and writes it with the prediction columns added. Prints a
 one-line JSON summary (rows, seconds, rows_per_second, output). Bad input: `ErrorType: message` on
-stderr, exit code 2, nothing written to --output.
+stderr, exit code 2, nothing written to --output. The table is written beside --output and put in
+its place by rename once complete, so --overwrite replaces the old output only with a whole new one.
 """
 import argparse
 import time
 
-from sparkdl import _cli, fs
+from sparkdl import _cli
 
 
 def parse_args(argv=None):
@@ -24,7 +25,8 @@ def parse_args(argv=None):
     parser.add_argument("--keep", type=_cli.column_list,
                         help="input columns to write with the predictions, e.g. id,ts (default: all)")
     parser.add_argument("--partitions", type=_cli.positive, help="repartition the input to N partitions")
-    parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace --output if it exists, once the new output is complete")
     return parser.parse_args(argv)
 
 
@@ -33,18 +35,15 @@ def main(argv=None) -> dict:
     spark = _cli.session("sparkdl-batch-score")
     import sparkdl
 
+    _cli.claim_output(spark, args.output, args.overwrite, args.input)
     df = _cli.read_table(spark, args.input, args.input_format)
     if args.partitions:
         df = df.repartition(args.partitions)
     scored = sparkdl.predict(df, args.model, inputs=args.inputs, outputs=args.outputs, batch_size=args.batch_size,
                              keep=args.keep)
-    _cli.claim_output(spark, args.output, args.overwrite)
     started = time.perf_counter()
-    try:
-        scored.write.format(args.output_format).save(args.output)
-    except BaseException:
-        fs.delete(args.output, spark)  # never leave a partial table behind
-        raise
+    with _cli.staged_output(spark, args.output) as staging:
+        scored.write.format(args.output_format).save(staging)
     seconds = time.perf_counter() - started
     rows = spark.read.format(args.output_format).load(args.output).count()
     return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1),

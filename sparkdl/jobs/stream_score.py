@@ -5,7 +5,9 @@
 Scores a Kafka topic (or a directory that Parquet/JSON files land in) as it arrives. Runs until
 stopped: SIGTERM (or Ctrl-C) stops the query after the current micro-batch. With --available-now it
 drains what is there and exits. Logs per micro-batch: rows, dead letters, duration, rows/s,
-end-to-end latency p50/p99 (now - Kafka timestamp). Prints a JSON summary at the end.
+end-to-end latency p50/p99 (now - Kafka timestamp). Prints a JSON summary at the end. A checkpoint
+belongs to one source and one model: another --input-topic/--input-path is refused (exit 2), and
+so is another --model unless --allow-model-change.
 """
 import argparse
 import signal
@@ -38,6 +40,8 @@ def parse_args(argv=None):
     parser.add_argument("--batch-size", type=_cli.positive, default=None,
                         help="rows per model call (default: each worker measures the fastest)")
     parser.add_argument("--available-now", action="store_true", help="process what is there, then exit")
+    parser.add_argument("--allow-model-change", action="store_true",
+                        help="continue --checkpoint with another model than the one it was started with")
     return parser.parse_args(argv)
 
 
@@ -59,7 +63,8 @@ def main(argv=None) -> dict:
     query = sparkdl.score_stream(spark, args.model, source=source, sink=sink, dead_letter=dead_letter,
                                  checkpoint_location=args.checkpoint, inputs=args.inputs, outputs=args.outputs,
                                  trigger=args.trigger, max_records_per_trigger=args.max_records_per_trigger,
-                                 available_now=args.available_now, batch_size=args.batch_size)
+                                 available_now=args.available_now, batch_size=args.batch_size,
+                                 allow_model_change=args.allow_model_change)
     stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.append(True))

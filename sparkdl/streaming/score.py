@@ -6,7 +6,8 @@ as `predict`, and written to the sink keyed by the batch id. One Spark job per m
 counts and latencies come back through accumulators (observed metrics on Spark Connect, see
 observed.py), and only a batch that holds unscorable rows
 reads its offsets a second time to write them to the dead-letter output. The Kafka offsets live in the
-query's checkpoint, so a restarted query continues with the first uncommitted batch.
+query's checkpoint, so a restarted query continues with the first uncommitted batch; the checkpoint
+also names its source and model (`state.claim_checkpoint`), so it cannot be reused for another.
 """
 from __future__ import annotations
 
@@ -24,15 +25,16 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from ..config import PredictConfig, positive_int
-from ..errors import ConfigError
+from ..errors import ConfigError, reading_model
 from ..inference.executor import ScoringPlan, score_batches
 from ..runtime.models import resolve_model
-from ..runtime.schema import bind_inputs, bind_outputs
+from ..runtime.schema import bind_inputs, bind_outputs, map_in_arrow
 from ..runtime.session import is_connect
 from . import kafka_source
 from .observed import write_observed
 from .sinks import ConsoleSink, KafkaSink, ParquetSink
-from .sources import ERROR, RAW, FileSource, KafkaSource, decode, read_stream
+from .sources import ERROR, RAW, FileSource, KafkaSource, decode, input_fields, read_stream
+from .state import claim_checkpoint
 
 log = logging.getLogger("sparkdl")
 SINKS = (ParquetSink, KafkaSink, ConsoleSink)
@@ -77,7 +79,7 @@ def _write_counted(batch_df, batch_id: int, plan: ScoringPlan, schema: T.StructT
     p50 or None), which come back through accumulators of the sink's own job."""
     sc = batch_df.sparkSession.sparkContext
     rows, dead, stamps = sc.accumulator(0), sc.accumulator(0), sc.accumulator([], _Samples())
-    sink.write(batch_df.mapInArrow(_scored_good_rows(plan, rows, dead, stamps, has_timestamps), schema), batch_id)
+    sink.write(map_in_arrow(batch_df, _scored_good_rows(plan, rows, dead, stamps, has_timestamps), schema), batch_id)
     return rows.value, dead.value, tuple(np.percentile(stamps.value, [1, 50])) if stamps.value else None
 
 
@@ -108,19 +110,8 @@ def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_tim
     return process
 
 
-def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs=None, outputs=None,
-                 trigger: str = "1 second", max_records_per_trigger: Optional[int] = None,
-                 available_now: bool = False, dead_letter=None, batch_size: Optional[int] = None, query_name=None):
-    """Start scoring a stream; return the running StreamingQuery.
-
-    source: KafkaSource(...) or FileSource(...). sink / dead_letter: ParquetSink(path) (exactly
-    once), KafkaSink(bootstrap, topic) (at least once) or ConsoleSink(). Unscorable messages (not
-    JSON, missing fields, wrong tensor size) never stop the stream: they go to `dead_letter` with
-    an `error` column (or are logged and counted when it is None). available_now: process what is
-    there (in batches of at most max_records_per_trigger), then stop. Everything is validated
-    before the query starts.
-    """
-    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
+def _check_arguments(source, sink, dead_letter, checkpoint_location, max_records_per_trigger) -> None:
+    """ConfigError for a wrong kind of source or sink, a missing checkpoint or a bad record limit."""
     if max_records_per_trigger is not None:
         positive_int(max_records_per_trigger, "max_records_per_trigger")
     for name, value in (("sink", sink), ("dead_letter", dead_letter)):
@@ -130,12 +121,49 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
         raise ConfigError(f"source must be a KafkaSource or FileSource, got {source!r}")
     if not checkpoint_location:
         raise ConfigError("checkpoint_location is required: it holds the stream's offsets and progress")
-    resolved = resolve_model(spark, model)
+
+
+def _triggered(writer, trigger: str, available_now: bool, drain_to):
+    """`writer` with its trigger set; ConfigError when Spark cannot read `trigger` as an interval."""
+    if drain_to is not None:
+        return writer.trigger(processingTime="0 seconds")  # stopped by _stop_when_drained
+    if available_now:
+        return writer.trigger(availableNow=True)
+    try:
+        return writer.trigger(processingTime=trigger)
+    except Exception as error:  # pyspark raises its own error types for a bad interval
+        reason = " ".join(str(error).split())[:200]
+        raise ConfigError(f"trigger {trigger!r} is not an interval Spark understands ({reason}); write it like "
+                          f"'2 seconds' or '500 milliseconds'") from None
+
+
+def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs=None, outputs=None,
+                 trigger: str = "1 second", max_records_per_trigger: Optional[int] = None,
+                 available_now: bool = False, dead_letter=None, batch_size: Optional[int] = None, query_name=None,
+                 allow_model_change: bool = False):
+    """Start scoring a stream; return the running StreamingQuery.
+
+    source: KafkaSource(...) or FileSource(...). Model inputs bind by name to the decoded fields
+    (or through `inputs`); only value_format="tensor" feeds a message's raw bytes to a model.
+    sink / dead_letter: ParquetSink(path) (exactly once), KafkaSink(bootstrap, topic) (at least
+    once) or ConsoleSink(). Unscorable messages (not JSON, missing fields, wrong tensor size) never
+    stop the stream: they go to `dead_letter` with an `error` column (or are logged and counted
+    when it is None). available_now: process what is there (in batches of at most
+    max_records_per_trigger), then stop. checkpoint_location belongs to one source and one model:
+    restarting it against another source is a ConfigError, and so is another model unless
+    allow_model_change=True. Everything is validated, and the checkpoint and sinks are checked
+    (writable, brokers answer), before the query starts.
+    """
+    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
+    _check_arguments(source, sink, dead_letter, checkpoint_location, max_records_per_trigger)
+    with reading_model(model):
+        resolved = resolve_model(spark, model)
     stream = read_stream(spark, source, max_records_per_trigger)
     input_names = dict(config.inputs or ())
     decoded = decode(stream, source, resolved.signature, input_names)
     scorable = decoded.drop(ERROR, RAW).schema
-    bound = bind_inputs(scorable, resolved.signature, config.inputs)
+    bound = bind_inputs(scorable, resolved.signature, input_fields(decoded.schema, source, resolved.signature,
+                                                                   input_names))
     named, fields = bind_outputs(scorable, resolved.signature, config.outputs)
     plan = ScoringPlan(model=resolved.ref, inputs=bound, outputs=named, batch_size=config.batch_size)
     writer = (decoded.writeStream.option("checkpointLocation", checkpoint_location)
@@ -143,10 +171,10 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
                                      isinstance(source, KafkaSource))))
     drain_to = kafka_source.end_offsets(source.bootstrap_servers, source.topic, source.timeout_seconds) \
         if available_now and isinstance(source, KafkaSource) else None
-    if drain_to is not None:
-        writer = writer.trigger(processingTime="0 seconds")  # stopped by _stop_when_drained
-    else:
-        writer = writer.trigger(availableNow=True) if available_now else writer.trigger(processingTime=trigger)
+    writer = _triggered(writer, trigger, available_now, drain_to)
+    for target in filter(None, (sink, dead_letter)):
+        target.check(spark)
+    claim_checkpoint(spark, checkpoint_location, source, str(model), resolved.ref.fingerprint, allow_model_change)
     if query_name:
         writer = writer.queryName(query_name)
     query = writer.start()

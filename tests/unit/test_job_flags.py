@@ -34,3 +34,12 @@ def test_batch_job_keep_takes_a_column_list():
     args = job.parse_args(["--model", "m.keras", "--input", "in", "--output", "out", "--keep", "id, ts"])
     assert args.keep == ["id", "ts"]
     assert job.parse_args(["--model", "m.keras", "--input", "in", "--output", "out"]).keep is None
+
+
+def test_local_master_without_a_retry_count_gets_task_retries():
+    assert _cli.master_with_retries(None) == "local[*,4]"  # no master given: spark-submit's local[*]
+    assert _cli.master_with_retries("local[*]") == "local[*,4]"
+    assert _cli.master_with_retries("local[2]") == "local[2,4]"
+    assert _cli.master_with_retries("local") == "local[1,4]"
+    for kept in ("local[2,1]", "local[*,3]", "yarn", "spark://127.0.0.1:7077", "local-cluster[2,1,1024]"):
+        assert _cli.master_with_retries(kept) is None
