@@ -8,24 +8,30 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: venv demo test test-fast bench lint clean
+.PHONY: venv demo test test-fast test-compat bench lint clean
 
 venv: $(STAMP)
 
 $(STAMP): setup.py
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip uninstall --quiet --yes sparkdl 2>/dev/null || true  # this package's old name
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
+# The whole suite, including tests/compat (a subset under pyspark 3.5, installed once into .cache/compat)
+# and tests/connect (a Spark Connect server from the pyspark wheel).
 test: $(STAMP)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not cluster and not kafka"
+
+test-compat: $(STAMP)
+	$(PY) -m pytest tests/compat tests/connect
 
 bench: $(STAMP)
 	$(PY) bench/inference.py
@@ -37,4 +43,4 @@ lint: $(STAMP)
 	$(PY) -m ruff check sparkdl jobs bench tests scripts notebooks
 
 clean:
-	rm -rf $(VENV) demo-output bench-output .pytest_cache
+	rm -rf $(VENV) demo-output bench-output .pytest_cache .cache/compat

@@ -138,6 +138,9 @@ def console_entry(main):
     """The console-script entry point of a job: `run(main)` on the command line's arguments, then exit."""
 
     def console_main(argv=None):
+        from .jobs import stderr_apart_from_stdout
+
+        stderr_apart_from_stdout()  # spark-submit: stdout is the JSON summary only
         raise SystemExit(run(main, argv))
 
     return console_main

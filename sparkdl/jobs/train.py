@@ -4,7 +4,8 @@
 Trains a Keras model with sparkdl.train, writes it to --output (.keras) with <name>.history.json
 beside it, and prints a one-line JSON summary. Logs one line per epoch (loss, metrics, samples/s,
 ETA). With --checkpoint-dir, rerunning the same command after a failure resumes from the last
-checkpoint. Bad input: `ErrorType: message`, exit code 2.
+checkpoint; a rerun with other settings (--batch-size, --mode, another model, ...) fails with
+ConfigError naming them, unless --resume force. Bad input: `ErrorType: message`, exit code 2.
 """
 import argparse
 import importlib
@@ -14,6 +15,8 @@ import time
 
 from sparkdl import _cli, fs
 from sparkdl.errors import ConfigError
+
+RESUME = {"true": True, "false": False, "force": "force"}  # --resume -> train(resume=...)
 
 
 def parse_args(argv=None):
@@ -39,6 +42,9 @@ def parse_args(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--checkpoint-dir", help="checkpoint directory URI; resumes from it when it holds one")
     parser.add_argument("--checkpoint-every", type=int, default=0, help="checkpoint every N rounds too")
+    parser.add_argument("--resume", choices=tuple(RESUME), help="as train(resume=...): default: resume when "
+                        "--checkpoint-dir holds a checkpoint; true: require one; false: start over; force: resume "
+                        "even if the run's settings differ from the checkpoint's")
     parser.add_argument("--output", required=True, help="where to write the trained model (.keras)")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     return parser.parse_args(argv)
@@ -87,7 +93,8 @@ def main(argv=None) -> dict:
                            optimizer=_optimizer(args), epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,
                            local_steps=args.local_steps, metrics=[m for m in args.metrics.split(",") if m],
                            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                           validation_df=validation, partitions=args.partitions, shuffle=args.shuffle, seed=args.seed)
+                           resume=RESUME.get(args.resume), validation_df=validation, partitions=args.partitions,
+                           shuffle=args.shuffle, seed=args.seed)
     output = result.save(args.output, spark)
     last = result.history[-1] if result.history else {}
     return {"output": output, "epochs": len(result.history), "seconds": round(time.perf_counter() - started, 3),
