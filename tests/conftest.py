@@ -58,3 +58,17 @@ def cnn(model_dir):
 @pytest.fixture
 def rng():
     return np.random.default_rng(7)
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory):
+    """A real `mlflow server` (SQLite, local artifacts) for the session; MLFLOW_TRACKING_URI points at it."""
+    mlflow = pytest.importorskip("mlflow")
+    from tests.mlflow.server import mlflow_server as serve
+
+    with serve(tmp_path_factory.mktemp("mlflow")) as url:
+        previous = os.environ.get("MLFLOW_TRACKING_URI")
+        os.environ["MLFLOW_TRACKING_URI"] = url
+        mlflow.set_tracking_uri(url)
+        yield url
+        os.environ.pop("MLFLOW_TRACKING_URI") if previous is None else os.environ.update(MLFLOW_TRACKING_URI=previous)

@@ -32,6 +32,14 @@ def parse_args(argv=None):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    summary = _score(args)
+    from sparkdl.runtime.mlflow_models import version_of
+
+    version = version_of(args.model)  # models:/name@alias -> the version that was scored
+    return {**summary, "model_version": version} if version else summary
+
+
+def _score(args) -> dict:
     spark = _cli.session("sparkdl-batch-score")
     import sparkdl
 

@@ -30,7 +30,7 @@ from .. import fs
 from ..errors import ConfigError, ModelNotFoundError, StorageError
 from ..model_archive import ModelArchive, pack, unpack, unpacked_path
 from ..signature import ModelSignature
-from . import worker
+from . import mlflow_models, worker
 from .session import is_connect
 
 log = logging.getLogger("sparkdl")
@@ -114,6 +114,8 @@ def resolve_model(spark, uri) -> ResolvedModel:
         raise ModelNotFoundError(f"model must be a path or URI string, got {type(uri).__name__}; save a Keras "
                                  f"model with model.save('model.keras') or model.export('dir') first")
     uri = str(uri)
+    if mlflow_models.is_mlflow_uri(uri):  # models:/, runs:/ -> the downloaded copy of a concrete version
+        uri = mlflow_models.localize(uri)
     try:
         stamp = fs.stamp(uri, spark)
     except StorageError as error:

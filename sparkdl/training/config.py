@@ -13,6 +13,7 @@ from .. import fs
 from ..config import positive_int
 from ..errors import ConfigError, ModelFormatError, SchemaError
 from ..model_archive import KERAS, pack
+from ..runtime import mlflow_models
 from ..runtime.schema import check_column, unwrap_arrays
 from ..signature import TensorSpec
 
@@ -115,7 +116,7 @@ def resolve_keras_model(model, spark):
         model.save(local)
         return model, pack(local)
     if isinstance(model, (str, os.PathLike)):
-        local = fs.localize(str(model), spark)
+        local = mlflow_models.localize(model) if mlflow_models.is_mlflow_uri(model) else fs.localize(str(model), spark)
         archive = pack(local)
         if archive.kind != KERAS:
             raise ModelFormatError(f"training needs a Keras model (a keras.Model or a .keras file), got the "
