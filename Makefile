@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: venv demo test test-fast test-compat bench lint clean
+.PHONY: venv demo test test-fast test-compat services bench lint clean
 
 venv: $(STAMP)
 
@@ -28,10 +28,14 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow and not cluster and not kafka"
+	$(PY) -m pytest -m "not slow and not cluster and not kafka and not hdfs"
 
 test-compat: $(STAMP)
 	$(PY) -m pytest tests/compat tests/connect
+
+# A real HDFS (NameNode + DataNode, WebHDFS) and Apache Kafka (KRaft) until Ctrl-C; prints their addresses.
+services: $(STAMP)
+	$(PY) -m scripts.services
 
 bench: $(STAMP)
 	$(PY) bench/inference.py

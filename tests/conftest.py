@@ -35,6 +35,24 @@ def broker(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def hdfs(tmp_path_factory):
+    """A real single-node HDFS (NameNode + DataNode, WebHDFS on) for the test session; stopped at the end."""
+    from tests.services.hdfs import hdfs_cluster
+
+    with hdfs_cluster(tmp_path_factory.mktemp("hdfs")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory):
+    """A real Apache Kafka broker (KRaft) for the test session; yields its bootstrap address."""
+    from tests.services.kafka import kafka_broker
+
+    with kafka_broker(tmp_path_factory.mktemp("kafka")) as bootstrap:
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
 def model_dir(tmp_path_factory):
     return tmp_path_factory.mktemp("models")
 
