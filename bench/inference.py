@@ -18,9 +18,12 @@ Models and data are generated here: MLP 64 -> 256 -> 256 -> 10 over 1M rows, and
 3072 per row, reshaped by each scorer).
 
 Each Spark scorer runs in a fresh local[2] session after an untimed warm-up that writes a small
-sample through it in two tasks, so both Python workers have loaded the model and the JVM has
-compiled the read, convert and write paths. Absolute speed drifts on a shared machine, so the
-scorers run in rounds (a, b, c, ... then again) and the table shows each one's median over the
+sample (--warm-rows, default 4000) through it in two tasks, so both Python workers have loaded the
+model and the JVM has compiled the read, convert and write paths. sparkdl's workers measure their
+call size on their first real calls (at least 0.2 s of CPU at each size tried: on the MLP, a few
+hundred thousand rows per worker), so with the default warm-up that search runs inside the timed
+run; --warm-rows 400000 moves it out. Absolute speed drifts on a shared machine, so the scorers run
+in rounds (a, b, c, ... then again) and the table shows each one's median over the
 rounds; a ratio is the median of the per-round ratios (scorers of one round ran minutes apart).
 Peak memory: the summed peak RSS (VmHWM) of a Spark scorer's Python workers, read before its
 session stops; for (a), this process's peak RSS after (a) (its first round: no Spark yet).
@@ -62,8 +65,6 @@ def build(kind: str, rows: int, binary: bool = False):
     if not model_path.exists():
         (example_models.mlp() if kind == "mlp" else example_models.cnn()).save(model_path)
     flat = (int(np.prod(shape)),)
-    if not (OUT / f"{kind}-sample").exists():  # score_files' warm-up input
-        examples.write_parquet(examples.features_table(4000, flat, column="features"), OUT / f"{kind}-sample", files=2)
     if not data_path.exists():
         chunk = 100_000
         for start in range(0, rows, chunk):  # bounded memory for large inputs
@@ -199,26 +200,36 @@ def scorers(kind: str, rows: int, tuned: bool, only=None) -> dict:
     return {label: scorer for label, scorer in chosen.items() if only is None or label in only}
 
 
-def warm_up(spark, score, data_path: str) -> None:
-    """Untimed: write a small sample through `score` in two tasks (one per Python worker)."""
+def head_sample(data_path: str, rows: int) -> str:
+    """The first `rows` rows of `data_path` in two Parquet files: score_files' warm-up input."""
+    import pyarrow.dataset as ds
+
+    path = OUT / f"{Path(data_path).name}-head-{rows}"
+    if not path.exists():
+        examples.write_parquet(ds.dataset(data_path).head(rows), path, files=2)
+    return str(path)
+
+
+def warm_up(spark, score, data_path: str, rows: int) -> None:
+    """Untimed: write the first `rows` rows through `score` in two tasks (one per Python worker)."""
     output = OUT / "scored-warm-up"
     if isinstance(score, Files):
-        score(spark, str(OUT / f"{Path(data_path).name.split('-')[0]}-sample"), output)
+        score(spark, head_sample(data_path, rows), output)
         shutil.rmtree(output, ignore_errors=True)
         return
-    sample = spark.read.parquet(data_path).limit(4000).repartition(2)
+    sample = spark.read.parquet(data_path).limit(rows).repartition(2)
     score(sample).write.mode("overwrite").parquet(str(output))
     shutil.rmtree(output, ignore_errors=True)
 
 
-def one_round(kind: str, rows: int, chosen: dict) -> dict:
+def one_round(kind: str, rows: int, chosen: dict, warm_rows: int) -> dict:
     """rows/s of (a) and of every Spark scorer in `chosen`, each Spark one in a fresh session."""
     model_path, data_path, shape = build(kind, rows)
     speeds = {"a": single_process(model_path, data_path, shape),
               "a peak MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     for label, (path, score) in chosen.items():
         spark = new_session()
-        warm_up(spark, score, path)
+        warm_up(spark, score, path, min(warm_rows, rows))
         speeds[label] = spark_run(spark, score, path, label)
         speeds[label + " peak MB"] = worker_peak_mb()
         spark.stop()
@@ -230,12 +241,12 @@ RATIOS = {"c/a": ("c", "a"), "c/b": ("c", "b"), "c_1024/b": ("c_1024", "b"), "c_
           "f_noprefetch/a": ("f_noprefetch", "a"), "f/f_noprefetch": ("f", "f_noprefetch")}
 
 
-def measure(kind: str, rows: int, tuned: bool, rounds: int, only=None) -> dict:
+def measure(kind: str, rows: int, tuned: bool, rounds: int, only=None, warm_rows: int = 4000) -> dict:
     """Medians over `rounds` rounds: rows/s per scorer and the per-round ratios."""
     chosen = scorers(kind, rows, tuned, only)
     runs = []
     for number in range(1, rounds + 1):
-        runs.append(one_round(kind, rows, chosen))
+        runs.append(one_round(kind, rows, chosen, warm_rows))
         print(f"{kind} round {number}/{rounds}: " + ", ".join(f"{k} {v:,.0f}" for k, v in runs[-1].items()),
               flush=True)
     result = {"model": kind, "rows": rows, "rounds": runs}
@@ -286,6 +297,9 @@ def main():
     parser.add_argument("--models", default="mlp,cnn", help="which models, comma-separated: mlp, cnn")
     parser.add_argument("--skip-tuned", action="store_true", help="skip the tuned predict_batch_udf run")
     parser.add_argument("--scorers", help="only these Spark scorers, comma-separated (e.g. f,c_keep); (a) always runs")
+    parser.add_argument("--warm-rows", type=int, default=4000,
+                        help="rows of each Spark scorer's untimed warm-up (enough rows let sparkdl's workers settle "
+                             "their measured call size before the timed run)")
     args = parser.parse_args()
     models = args.models.split(",")
     if args.rounds < 1 or not models or not set(models) <= {"mlp", "cnn"}:
@@ -293,7 +307,7 @@ def main():
     OUT.mkdir(exist_ok=True)
     rows = {"mlp": args.mlp_rows, "cnn": args.cnn_rows}
     only = set(args.scorers.split(",")) if args.scorers else None
-    results = [measure(kind, rows[kind], not args.skip_tuned, args.rounds, only) for kind in models]
+    results = [measure(kind, rows[kind], not args.skip_tuned, args.rounds, only, args.warm_rows) for kind in models]
     print_tables(results, args.rounds)
     (OUT / "inference.json").write_text(json.dumps(results, indent=2))
 
