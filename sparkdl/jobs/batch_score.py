@@ -1,9 +1,11 @@
 """sparkdl-batch-score (or: spark-submit jobs/batch_score.py) --model URI --input PATH --output PATH [options]
 
-Scores a table with a TensorFlow model and writes it with the prediction columns added. Prints a
-one-line JSON summary (rows, seconds, rows_per_second, output). Bad input: `ErrorType: message` on
-stderr, exit code 2, nothing written to --output. The table is written beside --output and put in
-its place by rename once complete, so --overwrite replaces the old output only with a whole new one.
+Scores a table with a TensorFlow model and writes it with the prediction columns added: files that
+pyarrow reads go through score_files (engine "arrow"), anything else through predict ("spark"); see
+--engine. Prints a one-line JSON summary (rows, seconds, rows_per_second, output, engine). Bad
+input: `ErrorType: message` on stderr, exit code 2, nothing written to --output. The table is
+written apart from --output (beside it, or in its _temporary directory for the arrow engine) and
+put in its place once complete, so --overwrite replaces the old output only with a whole new one.
 """
 import argparse
 import time
@@ -27,6 +29,9 @@ def parse_args(argv=None):
     parser.add_argument("--partitions", type=_cli.positive, help="repartition the input to N partitions")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --output if it exists, once the new output is complete")
+    parser.add_argument("--engine", choices=("auto", "arrow", "spark"), default="auto",
+                        help="arrow: Spark schedules, pyarrow reads and writes the files (score_files); spark: "
+                             "Spark reads and writes (predict); auto (default): arrow unless a flag needs Spark")
     return parser.parse_args(argv)
 
 
@@ -44,6 +49,14 @@ def _score(args) -> dict:
     import sparkdl
 
     _cli.claim_output(spark, args.output, args.overwrite, args.input)
+    from sparkdl.inference.files import choose_engine
+
+    spark_steps = [f"--partitions {args.partitions}"] if args.partitions else []
+    if choose_engine(args.engine, args.input, args.output_format, spark_steps) == "arrow":
+        return {**sparkdl.score_files(spark, args.model, args.input, args.output, input_format=args.input_format,
+                                      output_format=args.output_format, inputs=args.inputs, outputs=args.outputs,
+                                      keep=args.keep, batch_size=args.batch_size, overwrite=args.overwrite),
+                "engine": "arrow"}
     df = _cli.read_table(spark, args.input, args.input_format)
     if args.partitions:
         df = df.repartition(args.partitions)
@@ -55,7 +68,7 @@ def _score(args) -> dict:
     seconds = time.perf_counter() - started
     rows = spark.read.format(args.output_format).load(args.output).count()
     return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1),
-            "output": args.output, "model_loads": sparkdl.model_loads(spark)}
+            "output": args.output, "model_loads": sparkdl.model_loads(spark), "engine": "spark"}
 
 
 console_main = _cli.console_entry(main)  # the console script; also a Databricks Python wheel task's entry point
