@@ -6,9 +6,10 @@ URI with a stamp of the files' sizes and modification times, so calling `predict
 unchanged model re-lists the files but reads, loads and broadcasts nothing. `ship_archive` does the
 broadcast alone for a model the caller already packed (training).
 
-Spark Connect has no broadcast variables and no accumulators: the packed model travels inside
-the task's closure (up to CONNECT_MAX_MODEL_BYTES, under the Connect server's default 128 MiB
-gRPC message limit), and each load is a log line on the executor instead of a count.
+Spark Connect has no broadcast variables and no accumulators. A packed model of up to
+CONNECT_INLINE_BYTES travels inside the task's closure (the query plan); a larger one is read by
+the executors from its URI, so it must be on a path they reach (a /Volumes/... path, s3:, gs:).
+Each load is a log line on the executor instead of a count.
 
 Executor, two levels, both keyed by the model's content fingerprint:
   1. disk: the archive is unpacked under the executor's Spark files directory. This copy outlives
@@ -21,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Callable, Hashable, Optional
 
 from .. import fs
-from ..errors import ConfigError, ModelNotFoundError, StorageError
+from ..errors import ModelNotFoundError, StorageError
 from ..model_archive import ModelArchive, pack, unpack, unpacked_path
 from ..signature import ModelSignature
 from . import mlflow_models, worker
@@ -35,7 +37,9 @@ from .session import is_connect
 
 log = logging.getLogger("sparkdl")
 MAX_MODELS_PER_WORKER = 4
-CONNECT_MAX_MODEL_BYTES = 96 * 2**20  # the plan carrying it must stay under spark.connect.grpc.maxInboundMessageSize
+# Larger plans strain the Connect server: a 60 MiB model ran a local server with 1 GiB of heap out
+# of memory (each task's Python function carries it), and gRPC refuses plans over 128 MiB.
+CONNECT_INLINE_BYTES = 32 * 2**20
 _in_worker: "OrderedDict[Hashable, Any]" = OrderedDict()
 _resolved = {}
 _load_counters = {}
@@ -52,10 +56,13 @@ class ModelRef:
     broadcast: Any  # pyspark Broadcast of the archive bytes, or None on Spark Connect
     loads: Any  # pyspark Accumulator counting loads, or None on Spark Connect
     data: Optional[bytes] = field(default=None, repr=False)  # the archive itself, on Spark Connect
+    uri: Optional[str] = None  # where executors read a model too large for `data`, on Spark Connect
 
     def archive(self) -> bytes:
-        """The packed model (executor): read from the broadcast, or carried in the closure."""
-        return self.data if self.data is not None else self.broadcast.value
+        """The packed model (executor): from the broadcast, the closure, or read from `uri`."""
+        if self.data is not None:
+            return self.data
+        return self.broadcast.value if self.broadcast is not None else _read_archive(self.uri, self.fingerprint)
 
 
 @dataclass(frozen=True)
@@ -92,15 +99,33 @@ def ship_archive(sc, archive: ModelArchive) -> ModelRef:
                     broadcast=sc.broadcast(archive.data), loads=load_counter(sc))
 
 
-def ship_inline(archive: ModelArchive) -> ModelRef:
-    """A reference that carries the packed model in the task closure (Spark Connect, driver side)."""
-    if len(archive.data) > CONNECT_MAX_MODEL_BYTES:
-        raise ConfigError(
-            f"the model packs to {len(archive.data) / 2**20:.0f} MiB; on Spark Connect sparkdl ships it inside the "
-            f"query plan, which holds at most {CONNECT_MAX_MODEL_BYTES / 2**20:.0f} MiB. Score it from a classic "
-            f"session (a dedicated access mode cluster, spark-submit), where it is broadcast")
+def ship_for_connect(archive: ModelArchive, uri: str) -> ModelRef:
+    """Spark Connect (driver side): a reference carrying the packed model when it is small, else its URI."""
+    if len(archive.data) <= CONNECT_INLINE_BYTES:
+        return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name, broadcast=None,
+                        loads=None, data=archive.data)
+    log.info("sparkdl: model %s packs to %.0f MiB, over the %.0f MiB shipped in a Spark Connect plan: the executors "
+             "read it from there", uri, len(archive.data) / 2**20, CONNECT_INLINE_BYTES / 2**20)
+    absolute = os.path.abspath(uri) if fs.scheme(uri) == "" else uri
     return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name, broadcast=None,
-                    loads=None, data=archive.data)
+                    loads=None, uri=absolute)
+
+
+def _read_archive(uri: str, fingerprint: str) -> bytes:
+    """Executor, Spark Connect: pack the model at `uri` here, checking it is the one the driver packed."""
+    from ..fs_client import ClientFS
+
+    with tempfile.TemporaryDirectory(prefix="sparkdl-model-") as staging:
+        try:
+            archive = pack(ClientFS(uri).copy_to_local(staging))
+        except (OSError, ModelNotFoundError, StorageError) as error:
+            raise StorageError(
+                f"an executor cannot read the model at {uri!r} ({error}); on Spark Connect a model over "
+                f"{CONNECT_INLINE_BYTES / 2**20:.0f} MiB is read by the executors from its path: put it where they "
+                f"can read it (a /Volumes/... path, s3:, gs:), or score from a classic session") from None
+    if archive.fingerprint != fingerprint:
+        raise StorageError(f"the model at {uri!r} changed after the driver read it; run the query again")
+    return archive.data
 
 
 def _session_key(spark) -> str:
@@ -133,7 +158,7 @@ def resolve_model(spark, uri) -> ResolvedModel:
     signature = describe_model(local, archive.kind)
     if cached is not None and cached[1].ref.broadcast is not None:
         cached[1].ref.broadcast.unpersist()
-    ref = ship_inline(archive) if is_connect(spark) else ship_archive(spark.sparkContext, archive)
+    ref = ship_for_connect(archive, uri) if is_connect(spark) else ship_archive(spark.sparkContext, archive)
     resolved = ResolvedModel(uri, signature, ref)
     _resolved[key] = (stamp, resolved)
     log.info("sparkdl: model %s (%s, %.1f MB, fingerprint %s) ready in %.2fs: %s", uri, archive.kind,

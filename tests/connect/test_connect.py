@@ -70,13 +70,15 @@ def test_score_stream_from_a_file_source_with_a_dead_letter(connect, mlp, rng, t
     assert [row.id for row in dead] == [99] and "has 7 values; the model needs 8" in dead[0].error
 
 
-def test_a_model_too_large_for_the_plan_is_a_config_error(connect, mlp, monkeypatch, tmp_path):
-    _, keras_path, _ = mlp
+def test_a_model_too_large_for_the_plan_is_read_by_the_executors_from_its_path(connect, mlp, rng, monkeypatch,
+                                                                                 tmp_path):
+    model, keras_path, _ = mlp
     copy = tmp_path / "copy.keras"  # a new URI: resolved again, not taken from the driver's cache
     copy.write_bytes(open(keras_path, "rb").read())
-    monkeypatch.setattr(shipping, "CONNECT_MAX_MODEL_BYTES", 1000)
-    with pytest.raises(ConfigError, match="on Spark Connect sparkdl ships it inside the query plan"):
-        sparkdl.predict(_frame(connect, np.zeros((2, 8), np.float32)), str(copy))
+    monkeypatch.setattr(shipping, "CONNECT_INLINE_BYTES", 1000)
+    x = rng.normal(size=(20, 8)).astype(np.float32)
+    rows = sparkdl.predict(_frame(connect, x), str(copy)).orderBy("id").collect()
+    np.testing.assert_allclose(_predictions(rows), model(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.xfail(raises=PySparkAttributeError, strict=True,
