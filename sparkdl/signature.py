@@ -18,7 +18,7 @@ class TensorSpec:
 
     name: str
     shape: Shape
-    dtype: str  # numpy dtype name, e.g. "float32"
+    dtype: str  # numpy dtype name, e.g. "float32"; "string" for tf.string (numpy object)
 
     @property
     def inner_shape(self) -> Shape:
@@ -27,7 +27,7 @@ class TensorSpec:
 
     @property
     def numpy_dtype(self) -> np.dtype:
-        return np.dtype(self.dtype)
+        return np.dtype(object) if self.dtype == "string" else np.dtype(self.dtype)
 
     def describe(self) -> str:
         dims = ", ".join("?" if d is None else str(d) for d in self.inner_shape)

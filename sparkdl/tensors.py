@@ -13,6 +13,10 @@ Python touches the values one by one.
 A flat list column may also feed an n-d input whose dimensions are all known (3072 floats for a
 32x32x3 image): the flat values are reshaped as a view, never copied.
 
+A scalar column feeds an input whose every dimension is 1 (Keras' `Input(shape=(1,))`): the values
+are reshaped as a view. String columns (and lists of strings) feed `tf.string` inputs as numpy
+object arrays. Integer values that do not fit the model's integer dtype raise TensorError.
+
 Output side (`tensor_to_column`): an n-d array becomes nested list arrays sharing the array's
 memory (offsets are computed, values are not copied).
 """
@@ -49,6 +53,34 @@ def check_cast(source: np.dtype, target: np.dtype, what: str) -> None:
                           f"round and cast the column explicitly (e.g. F.col(c).cast('int')) to choose how")
 
 
+STRING = "string"  # TensorSpec.dtype of a tf.string tensor (numpy holds it as object)
+
+
+def is_string_type(arrow_type: pa.DataType) -> bool:
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
+
+
+def is_scalar_feed(depth: int, inner_shape: Sequence[Optional[int]]) -> bool:
+    """Whether a scalar column (`depth` 0) feeds `inner_shape`, e.g. Keras' Input(shape=(1,))."""
+    return depth == 0 and len(inner_shape) > 0 and all(d == 1 for d in inner_shape)
+
+
+def check_range(values: np.ndarray, target: np.dtype, what: str, per_row: int = 1) -> None:
+    """Raise TensorError when integer `values` (`per_row` of them a row) do not fit integer dtype
+    `target`: never a silent wrap."""
+    target = np.dtype(target)
+    if values.dtype.kind not in "iu" or target.kind not in "iu" or np.can_cast(values.dtype, target) or not values.size:
+        return
+    limits = np.iinfo(target)
+    low, high = values.min(), values.max()
+    if low < limits.min or high > limits.max:
+        bad = low if low < limits.min else high
+        raise TensorError(f"{what}: value {int(bad)} does not fit the model input's {target} "
+                          f"(range {limits.min}..{limits.max}); filter or clip the column, or feed a model "
+                          f"with a wider integer input",
+                          row=int(np.flatnonzero(values.reshape(-1) == bad)[0]) // per_row)
+
+
 def is_binary_type(arrow_type: pa.DataType) -> bool:
     return pa.types.is_binary(arrow_type) or pa.types.is_large_binary(arrow_type)
 
@@ -78,9 +110,11 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
     """
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    if is_binary_type(array.type):
+    if is_binary_type(array.type) and np.dtype(dtype).kind != "O":
         return _binary_to_tensor(array, name, np.dtype(dtype), tuple(inner_shape))
     depth = list_depth(array.type)
+    if is_scalar_feed(depth, inner_shape):
+        return column_to_tensor(array, name, dtype, ()).reshape((len(array), *inner_shape))
     if is_flat_feed(depth, inner_shape):
         flat = column_to_tensor(array, name, dtype, (int(np.prod(inner_shape)),))
         return flat.reshape((len(array), *inner_shape))
@@ -117,11 +151,26 @@ def column_to_tensor(array, name: str, dtype: np.dtype, inner_shape: Sequence[Op
     if level.null_count:
         raise TensorError(f"column '{name}': a row holds a null value; drop or fill nulls before scoring",
                           row=_first_null(level) // int(np.prod(shape[1:])))
+    return _values(level, name, np.dtype(dtype), int(np.prod(shape[1:]))).reshape(shape)
+
+
+def _values(level: pa.Array, name: str, dtype: np.dtype, per_row: int) -> np.ndarray:
+    """The flat leaf values of a column as `dtype`: numbers checked for lossy casts and overflow,
+    strings and bytes as an object array (what tf.convert_to_tensor takes for tf.string)."""
+    textual = is_string_type(level.type) or is_binary_type(level.type)
+    wants_text = dtype.kind == "O"
+    if wants_text or textual:
+        if not (wants_text and textual):
+            want = "a string column" if wants_text else "a numeric column"
+            raise TensorError(f"column '{name}': values of type {level.type} cannot feed a "
+                              f"{STRING if wants_text else dtype} model input; it needs {want}")
+        return level.to_numpy(zero_copy_only=False)
     if not (pa.types.is_integer(level.type) or pa.types.is_floating(level.type) or pa.types.is_boolean(level.type)):
-        raise TensorError(f"column '{name}': values of type {level.type} cannot feed a {np.dtype(dtype)} tensor")
+        raise TensorError(f"column '{name}': values of type {level.type} cannot feed a {dtype} tensor")
     values = level.to_numpy(zero_copy_only=False)
     check_cast(values.dtype, dtype, f"column '{name}'")
-    return values.reshape(shape).astype(dtype, copy=False)
+    check_range(values, dtype, f"column '{name}'", per_row)
+    return values.astype(dtype, copy=False)
 
 
 def _binary_to_tensor(array: pa.Array, name: str, dtype: np.dtype, inner_shape: tuple) -> np.ndarray:

@@ -1,6 +1,7 @@
 """Driver side: `predict(df, model)` -- validate, broadcast, and score through `mapInArrow`."""
 from __future__ import annotations
 
+import dataclasses
 from typing import NamedTuple, Optional
 
 import numpy as np
@@ -11,7 +12,15 @@ from pyspark.sql import types as T
 from ..config import PredictConfig
 from ..errors import SchemaError, reading_model
 from ..runtime.models import resolve_model
-from ..runtime.schema import bind_inputs, bind_keep, bind_outputs, column, map_in_arrow, unwrap_arrays
+from ..runtime.schema import (
+    bind_inputs,
+    bind_keep,
+    bind_outputs,
+    column,
+    map_in_arrow,
+    unwrap_arrays,
+    vectors_as_arrays,
+)
 from ..signature import TensorSpec
 from ..tensors import is_flat_feed
 from .executor import ScoringPlan, score_batches
@@ -27,6 +36,15 @@ def plan_scoring(df: DataFrame, model, config: PredictConfig, keep=None):
     outputs, fields = bind_outputs(T.StructType(kept_fields), resolved.signature, config.outputs)
     plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=outputs, batch_size=config.batch_size, keep=kept)
     return plan, T.StructType(kept_fields + fields)
+
+
+def with_vector_arrays(df: DataFrame, plan: ScoringPlan):
+    """`df` and `plan` with VectorUDT inputs fed from `vector_to_array` columns (driver)."""
+    converted, inputs = vectors_as_arrays(df, plan.inputs)
+    if inputs == plan.inputs:
+        return df, plan
+    keep = plan.keep if plan.keep is not None else tuple(df.columns)
+    return converted, dataclasses.replace(plan, inputs=inputs, keep=keep)
 
 
 def _sent_columns(df: DataFrame, plan: ScoringPlan) -> DataFrame:
@@ -54,8 +72,10 @@ def _length_checks(df: DataFrame, spec: TensorSpec, name: str):
         yield _LengthCheck(spec, name, 1, size, F.length(column(name)), "bytes")
         return
     shape = spec.inner_shape
-    if is_flat_feed(unwrap_arrays(data_type)[0], shape):
+    depth = unwrap_arrays(data_type)[0]
+    if is_flat_feed(depth, shape):
         shape = (int(np.prod(shape)),)
+    shape = shape[:depth]  # a scalar column feeding (1,) has no length to check
     expression = column(name)
     for level, dim in enumerate(shape, start=1):
         if dim is not None:
@@ -103,6 +123,7 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
     """
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
     plan, schema = plan_scoring(df, model, config, keep)
+    df, plan = with_vector_arrays(df, plan)
     if not df.isStreaming:
         check_first_row(df, plan)
     return map_in_arrow(_sent_columns(df, plan), score_batches(plan), schema)

@@ -17,7 +17,7 @@ from pyspark.sql import types as T
 from ..config import reject_repeated_columns
 from ..errors import ConfigError, SchemaError, TensorError
 from ..signature import ModelSignature, TensorSpec
-from ..tensors import check_cast, is_flat_feed
+from ..tensors import STRING, check_cast, is_flat_feed, is_scalar_feed
 
 _NUMPY_OF_SPARK = {
     T.BooleanType: "bool", T.ByteType: "int8", T.ShortType: "int16", T.IntegerType: "int32",
@@ -62,8 +62,14 @@ def unwrap_arrays(data_type: T.DataType) -> Tuple[int, T.DataType]:
     return depth, data_type
 
 
+def is_vector(data_type: T.DataType) -> bool:
+    """Whether `data_type` is Spark ML's VectorUDT (dense or sparse vectors)."""
+    return getattr(data_type, "typeName", lambda: "")() == "vector" or \
+        type(data_type).__name__ == "VectorUDT"
+
+
 def _is_tensor_column(field: T.StructField) -> bool:
-    if isinstance(field.dataType, T.BinaryType):
+    if isinstance(field.dataType, T.BinaryType) or is_vector(field.dataType):
         return True
     depth, element = unwrap_arrays(field.dataType)
     return depth > 0 and type(element) in _NUMPY_OF_SPARK
@@ -82,26 +88,67 @@ def spark_type(spec: TensorSpec) -> T.DataType:
 
 def check_column(spec: TensorSpec, field: T.StructField) -> None:
     """Raise SchemaError unless column `field` can feed model input `spec` (type, rank, dtype)."""
-    if isinstance(field.dataType, T.BinaryType):
+    if is_vector(field.dataType):
+        _check_vector(spec, field)
+        return
+    if isinstance(field.dataType, T.BinaryType) and spec.dtype != STRING:
         if not spec.inner_shape or any(d is None for d in spec.inner_shape):
             raise SchemaError(f"binary column '{field.name}' (raw tensor bytes) needs a model input with fixed "
                               f"dimensions, but model input {spec.describe()} has free ones; use an array column")
         return
     depth, element = unwrap_arrays(field.dataType)
     rank = len(spec.inner_shape)
-    if type(element) not in _NUMPY_OF_SPARK:
-        raise SchemaError(f"column '{field.name}' has type {field.dataType.simpleString()}, which cannot feed "
-                          f"model input {spec.describe()}; use numeric values or (nested) arrays of numbers")
-    if depth != rank and not is_flat_feed(depth, spec.inner_shape):
-        want = "a numeric scalar column" if rank == 0 else f"a {rank}-level nested array column (e.g. " \
+    if depth != rank and not is_flat_feed(depth, spec.inner_shape) and not is_scalar_feed(depth, spec.inner_shape):
+        want = "a scalar column" if rank == 0 else f"a {rank}-level nested array column (e.g. " \
                f"{'array<' * rank}float{'>' * rank})"
         raise SchemaError(f"column '{field.name}' ({field.dataType.simpleString()}) has {depth} array level(s) but "
                           f"model input {spec.describe()} needs {want}, or a flat array of all its values; "
                           f"reshape the column or choose another with inputs={{'{spec.name}': 'column'}}")
+    _check_element(spec, field, element)
+
+
+def _check_element(spec: TensorSpec, field: T.StructField, element: T.DataType) -> None:
+    """The column's leaf type against the input's dtype: strings for tf.string, numbers otherwise."""
+    textual = isinstance(element, (T.StringType, T.BinaryType))
+    if spec.dtype == STRING or textual:
+        if not (spec.dtype == STRING and textual):
+            want = "a string column (or array<string>)" if spec.dtype == STRING else \
+                "numeric values or (nested) arrays of numbers; index strings first (e.g. StringIndexer)"
+            raise SchemaError(f"column '{field.name}' has type {field.dataType.simpleString()}, which cannot feed "
+                              f"model input {spec.describe()}; it needs {want}")
+        return
+    if type(element) not in _NUMPY_OF_SPARK:
+        raise SchemaError(f"column '{field.name}' has type {field.dataType.simpleString()}, which cannot feed "
+                          f"model input {spec.describe()}; use numeric values or (nested) arrays of numbers")
     try:
         check_cast(np.dtype(_NUMPY_OF_SPARK[type(element)]), spec.numpy_dtype, f"column '{field.name}'")
     except TensorError as error:
         raise SchemaError(str(error)) from None
+
+
+def _check_vector(spec: TensorSpec, field: T.StructField) -> None:
+    """A Spark ML vector column feeds a float input of one dimension (or all-known dimensions)."""
+    shape = spec.inner_shape
+    if spec.numpy_dtype.kind != "f" or not (len(shape) == 1 or is_flat_feed(1, shape)):
+        raise SchemaError(f"vector column '{field.name}' can feed a float input of shape (n,) (or fixed dims), but "
+                          f"model input {spec.describe()} is not one; convert it with "
+                          f"pyspark.ml.functions.vector_to_array(col, dtype='float32') and reshape it")
+
+
+def vectors_as_arrays(df, inputs: tuple):
+    """Driver: each VectorUDT input column also as an array column (`vector_to_array`, no per-row
+    Python), so executors see array<float>; return (df, inputs rebound to those columns)."""
+    vectors = [(spec, name) for spec, name in inputs if is_vector(df.schema[name].dataType)]
+    if not vectors:
+        return df, inputs
+    from pyspark.ml.functions import vector_to_array
+
+    renamed = {}
+    for i, (spec, name) in enumerate(vectors):
+        dtype = "float32" if spec.numpy_dtype.itemsize <= 4 else "float64"
+        renamed[name] = f"_sparkdl_vector_{i}"
+        df = df.withColumn(renamed[name], vector_to_array(column(name), dtype))
+    return df, tuple((spec, renamed.get(name, name)) for spec, name in inputs)
 
 
 def _reject_unknown_names(pairs, known: list, what: str) -> None:

@@ -23,7 +23,8 @@ SERVING_KEY = "serving_default"
 
 def _spec(name, shape, dtype) -> TensorSpec:
     dims = tuple(None if d is None else int(d) for d in tf.TensorShape(shape).as_list())
-    return TensorSpec(name=name, shape=dims, dtype=tf.as_dtype(dtype).as_numpy_dtype.__name__)
+    dtype = tf.as_dtype(dtype)
+    return TensorSpec(name=name, shape=dims, dtype="string" if dtype == tf.string else dtype.as_numpy_dtype.__name__)
 
 
 class LoadedModel:

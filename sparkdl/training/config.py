@@ -128,7 +128,8 @@ def resolve_keras_model(model, spark):
 def _spec_of(tensor) -> TensorSpec:
     import numpy as np
 
-    return TensorSpec(tensor.name, tuple(tensor.shape), np.dtype(tensor.dtype).name)
+    dtype = "string" if str(tensor.dtype) == "string" else np.dtype(tensor.dtype).name
+    return TensorSpec(tensor.name, tuple(tensor.shape), dtype)
 
 
 def _check_single_output(model) -> TensorSpec:

@@ -127,3 +127,29 @@ def test_binary_rows_of_the_wrong_size_or_null_are_errors():
         column_to_tensor(pa.array([None], pa.binary()), "x", np.float32, (2,))
     with pytest.raises(TensorError, match="fixed dimensions"):
         column_to_tensor(column, "x", np.float32, (None,))
+
+
+def test_scalar_column_feeds_shape_1_and_1_1_inputs():
+    column = pa.array([1.5, 2.5, 3.5])
+    assert column_to_tensor(column, "x", np.float32, (1,)).tolist() == [[1.5], [2.5], [3.5]]
+    assert column_to_tensor(column, "x", np.float32, (1, 1)).shape == (3, 1, 1)
+    with pytest.raises(TensorError, match="0-d"):
+        column_to_tensor(column, "x", np.float32, (2,))
+
+
+def test_integer_overflow_is_an_error_naming_column_value_and_row():
+    with pytest.raises(TensorError, match=r"'code'.*2147483653") as caught:
+        column_to_tensor(pa.array([1, -3, 2**31 + 5], pa.int64()), "code", np.int32, ())
+    assert caught.value.row == 2
+    with pytest.raises(TensorError, match="-1"):
+        column_to_tensor(pa.array([[0, -1]], pa.list_(pa.int32())), "ids", np.uint8, (2,))
+    assert column_to_tensor(pa.array([2**31 - 1], pa.int64()), "c", np.int32, ()).tolist() == [2**31 - 1]
+
+
+def test_string_columns_feed_string_inputs():
+    scalar = column_to_tensor(pa.array(["a", "é"]), "s", np.dtype(object), (1,))
+    assert scalar.shape == (2, 1) and scalar[1, 0] == "é"
+    nested = column_to_tensor(pa.array([["a", "b"], ["c", "d"]]), "s", np.dtype(object), (2,))
+    assert nested.tolist() == [["a", "b"], ["c", "d"]]
+    with pytest.raises(TensorError, match="string column"):
+        column_to_tensor(pa.array([1.0]), "s", np.dtype(object), ())
