@@ -11,6 +11,7 @@ from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import SchemaError, reading_model
+from ..runtime.jobinfo import described
 from ..runtime.models import resolve_model
 from ..runtime.schema import (
     bind_inputs,
@@ -125,5 +126,6 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
     plan, schema = plan_scoring(df, model, config, keep)
     df, plan = with_vector_arrays(df, plan)
     if not df.isStreaming:
-        check_first_row(df, plan)
+        with described(df.sparkSession, f"sparkdl predict: model {plan.model.fingerprint[:4]}… ({plan.model.kind})"):
+            check_first_row(df, plan)
     return map_in_arrow(_sent_columns(df, plan), score_batches(plan), schema)

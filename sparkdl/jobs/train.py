@@ -46,6 +46,9 @@ def parse_args(argv=None):
                         "--checkpoint-dir holds a checkpoint; true: require one; false: start over; force: resume "
                         "even if the run's settings differ from the checkpoint's")
     parser.add_argument("--output", required=True, help="where to write the trained model (.keras)")
+    parser.add_argument("--mlflow-experiment", help="log the run (params, per-epoch metrics, model) to this MLflow "
+                        "experiment, at MLFLOW_TRACKING_URI")
+    parser.add_argument("--register-as", help="with --mlflow-experiment: register the model under this name")
     parser.add_argument("--overwrite", action="store_true", help="replace --output if it exists")
     return parser.parse_args(argv)
 
@@ -89,16 +92,25 @@ def main(argv=None) -> dict:
     df = _cli.read_table(spark, args.input, args.input_format)
     validation = _cli.read_table(spark, args.validation, args.input_format) if args.validation else None
     started = time.perf_counter()
+    if args.mlflow_experiment:
+        from sparkdl.runtime.mlflow_models import require_mlflow
+
+        require_mlflow().set_experiment(args.mlflow_experiment)
+    elif args.register_as:
+        raise ConfigError("--register-as needs --mlflow-experiment NAME (the run that logs the model)")
     result = sparkdl.train(df, model, features=args.features, label=args.label, loss=args.loss,
                            optimizer=_optimizer(args), epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,
                            local_steps=args.local_steps, metrics=[m for m in args.metrics.split(",") if m],
                            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                            resume=RESUME.get(args.resume), validation_df=validation, partitions=args.partitions,
-                           shuffle=args.shuffle, seed=args.seed)
+                           shuffle=args.shuffle, seed=args.seed, mlflow=bool(args.mlflow_experiment),
+                           register_as=args.register_as)
     output = result.save(args.output, spark)
     last = result.history[-1] if result.history else {}
     return {"output": output, "epochs": len(result.history), "seconds": round(time.perf_counter() - started, 3),
-            "final": {k: v for k, v in last.items() if isinstance(v, (int, float))}}
+            "final": {k: v for k, v in last.items() if isinstance(v, (int, float))},
+            **({"mlflow_run_id": result.mlflow_run_id, "model_uri": result.mlflow_model_uri}
+               if result.mlflow_run_id else {})}
 
 
 console_main = _cli.console_entry(main)  # the console script; also a Databricks Python wheel task's entry point

@@ -15,7 +15,7 @@ from .data import TrainingData
 from .executor import evaluate_function, fallback_function, round_task, store_function
 from .rounds import RESULT_SCHEMA, RoundResult, RoundSpec, combine
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 AGGREGATE_DEPTH = 2  # treeAggregate depth: executors pre-sum the parts before the driver
 
 

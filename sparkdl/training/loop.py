@@ -4,6 +4,9 @@ It holds what the rounds share -- the laid-out rows, the shipped model, the driv
 and optimizer, the history -- and runs epoch after epoch of rounds: broadcast the training state,
 run the round's job (jobs.py), update the model from the summed `RoundResult`, checkpoint every
 `checkpoint_every` rounds and at each epoch end, score the validation rows after each epoch.
+Observers (`callbacks.TrainingHook`: Keras callbacks, progress, MLflow) see train/epoch/round
+begin and end; the model's `stop_training` ends the run after an epoch. The whole run is one Spark
+job group; a cancelled group raises `progress.TrainingCancelledError` naming the last checkpoint.
 """
 from __future__ import annotations
 
@@ -15,12 +18,13 @@ import uuid
 import numpy as np
 
 from ..errors import TensorError
+from ..runtime.jobinfo import describe
 from ..runtime.models import ship_archive
 from . import checkpoint as ckpt
-from . import jobs
+from . import jobs, progress
 from .rounds import ALL_POSITIONS, AVERAGE, EVALUATE, SYNC, RoundResult, RoundSpec, combine
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 RUN_ID_LENGTH = 12  # hex digits of the run id that names this run's shards on executors
 
 
@@ -35,7 +39,7 @@ class TrainingRun:
     """Driver: one training run -- rows, model, optimizer, history -- and its round loop."""
 
     def __init__(self, spark, config, model, optimizer, data, columns, settings: dict, *, checkpoint_dir=None,
-                 validation_df=None):
+                 validation_df=None, hooks=(), job_group=None):
         from ..tf import keras_objects
 
         self.spark, self.sc = spark, spark.sparkContext
@@ -49,20 +53,55 @@ class TrainingRun:
         self.optimizer_config = keras_objects.optimizer_config(optimizer) if config.mode == AVERAGE else None
         self.metric_names = tuple(getattr(config, "metric_names", config.metrics))
         self.history, self.ref, self._apply_mean_gradient = [], None, None
+        self.hooks, self.last_checkpoint = list(hooks), None
+        self.job_group = job_group or f"sparkdl-train-{self.run_id}"
 
     def run(self, archive, checkpoint: ckpt.Checkpoint = None) -> list:
         """Ship the model, store the shards, run the epochs from the checkpoint's position; the history."""
         start_epoch, start_round = self._restore(checkpoint)
         if start_epoch >= self.config.epochs:  # the checkpoint's run already did every epoch
             return self.history
+        self.last_checkpoint = (start_epoch, start_round) if checkpoint is not None else None
+        log.info("sparkdl: training run %s: %d epoch(s) of %d rounds, Spark job group %r (sc.cancelJobGroup stops it)",
+                 self.run_id, self.config.epochs, self.rounds_per_epoch, self.job_group)
         self.ref = ship_archive(self.sc, archive)
+        with progress.job_group(self.sc, self.job_group, f"sparkdl train: run {self.run_id}"):
+            try:
+                self._run_epochs(start_epoch, start_round)
+            finally:
+                self.ref.broadcast.destroy()
+        return self.history
+
+    def _run_epochs(self, start_epoch: int, start_round: int) -> None:
+        """The epochs, between the hooks' train begin and end; a cancelled job group becomes one error."""
+        for hook in self.hooks:
+            hook.on_train_begin(self)
+        error = None
         try:
+            describe(self.spark, "sparkdl train: storing shards")
             jobs.store_shards(self.data, self._spec(0, SYNC, 0, 0))
             for epoch in range(start_epoch, self.config.epochs):
                 self.train_epoch(epoch, start_round if epoch == start_epoch else 0)
+                if getattr(self.model, "stop_training", False):
+                    log.info("sparkdl: stopped after epoch %d/%d: model.stop_training was set (a callback)", epoch + 1,
+                             self.config.epochs)
+                    break
+        except BaseException as failure:  # KeyboardInterrupt too: hooks must not log a finished run
+            error = self._cancelled(failure) if progress.is_cancellation(failure, self.job_group) else failure
+            raise error from (None if error is failure else failure)
         finally:
-            self.ref.broadcast.destroy()
-        return self.history
+            for hook in self.hooks:
+                hook.on_train_end(self.history, error)
+
+    def _cancelled(self, failure) -> progress.TrainingCancelledError:
+        if self.last_checkpoint is None:
+            where = ("nothing was saved (no checkpoint_dir)" if not self.checkpoint_dir else
+                     f"no checkpoint was written yet in {self.checkpoint_dir!r}")
+        else:
+            epoch, round_in_epoch = self.last_checkpoint
+            where = (f"the last checkpoint, in {self.checkpoint_dir!r}, is at epoch {epoch + 1} round "
+                     f"{round_in_epoch}: call train again with the same checkpoint_dir to resume")
+        return progress.TrainingCancelledError(f"training cancelled (Spark job group {self.job_group!r}); {where}")
 
     def _restore(self, checkpoint) -> tuple:
         """Weights, optimizer state and history from `checkpoint`; (epoch, round in epoch) to start at."""
@@ -112,6 +151,7 @@ class TrainingRun:
 
     def train_round(self, global_round: int, start: int) -> RoundResult:
         """One round over positions [start, start + window): the job, then the model update."""
+        progress.check_not_cancelled(self.job_group)
         result = self._with_weights(lambda spec: jobs.run_round(self.sc, self.data, spec), global_round,
                                     self.config.mode, start, start + self.window)
         if not math.isfinite(result.loss_sum):
@@ -134,9 +174,12 @@ class TrainingRun:
     def train_epoch(self, epoch: int, first_round: int) -> dict:
         """Rounds first_round.. of `epoch`, then its history entry, validation, log line and checkpoint."""
         started, total = time.perf_counter(), RoundResult.zero(self.config.metrics)
+        self._begin_epoch(epoch)
         for round_in_epoch in range(first_round, self.rounds_per_epoch):
             result = self.train_round(epoch * self.rounds_per_epoch + round_in_epoch, round_in_epoch * self.window)
             total = combine(total, result._replace(payload=np.zeros(0)))
+            for hook in self.hooks:
+                hook.on_round_end(epoch, round_in_epoch, _means("", self.metric_names, result))
             every = self.config.checkpoint_every
             if every and (round_in_epoch + 1) % every == 0 and round_in_epoch + 1 < self.rounds_per_epoch:
                 self.checkpoint(epoch, round_in_epoch + 1)
@@ -145,11 +188,23 @@ class TrainingRun:
                  "rounds": self.rounds_per_epoch - first_round, "seconds": round(seconds, 3),
                  "samples_per_second": total.count / seconds if seconds else 0.0}
         if self.validation_df is not None:
+            describe(self.spark, f"sparkdl train: epoch {epoch + 1}/{self.config.epochs} validation")
             stats.update(self.validate())
         self.history.append(stats)
         self._log_epoch(stats, seconds)
         self.checkpoint(epoch + 1, 0)
+        for hook in self.hooks:
+            hook.on_epoch_end(epoch, stats)
         return stats
+
+    def _begin_epoch(self, epoch: int) -> None:
+        """Hooks first (an LR schedule sets the rate), then the optimizer config `average` rounds ship."""
+        for hook in self.hooks:
+            hook.on_epoch_begin(epoch)
+        if self.config.mode == AVERAGE:
+            from ..tf import keras_objects
+
+            self.optimizer_config = keras_objects.optimizer_config(self.optimizer)
 
     def validate(self) -> dict:
         """val_loss and val_<metric> over every validation row, with the current weights."""
@@ -175,3 +230,4 @@ class TrainingRun:
                  "rows": self.data.rows, "settings": self.settings}
         ckpt.save(self.checkpoint_dir, ckpt.Checkpoint(gradients.get_weights(self.model),
                                                        gradients.optimizer_state(self.optimizer), state), self.spark)
+        self.last_checkpoint = (epoch, round_in_epoch)

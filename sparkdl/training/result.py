@@ -13,11 +13,14 @@ from .. import fs
 @dataclass
 class TrainResult:
     """model: the trained Keras model; history: one dict per epoch (loss, metrics, val_*,
-    samples_per_second, rounds, seconds); checkpoint_dir: where checkpoints were written."""
+    samples_per_second, rounds, seconds); checkpoint_dir: where checkpoints were written;
+    mlflow_run_id / mlflow_model_uri: where train(..., mlflow=...) logged the run and the model."""
 
     model: Any
     history: List[dict] = field(default_factory=list)
     checkpoint_dir: Optional[str] = None
+    mlflow_run_id: Optional[str] = None
+    mlflow_model_uri: Optional[str] = None
 
     def save(self, uri: str, spark=None) -> str:
         """Save the model as a `.keras` file to any Hadoop path (and `<name>.history.json` beside it)."""

@@ -26,17 +26,22 @@ retried task. The round loop itself is `loop.TrainingRun`.
 """
 from __future__ import annotations
 
+from ..runtime.jobinfo import described
+from . import progress
 from . import resume as resuming
+from .callbacks import KerasCallbacks
 from .config import TrainConfig, bind_training_columns, resolve_keras_model
 from .data import prepare
 from .loop import TrainingRun
 from .result import TrainResult
 from .rounds import SYNC
+from .tracking import tracking_hook
 
 
 def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1, batch_size: int = 256,
           mode: str = SYNC, local_steps: int = 8, metrics=(), checkpoint_dir=None, checkpoint_every: int = 0,
-          resume=None, validation_df=None, partitions=None, shuffle: bool = False, seed: int = 0) -> TrainResult:
+          resume=None, validation_df=None, partitions=None, shuffle: bool = False, seed: int = 0, callbacks=(),
+          mlflow=None, register_as=None, job_group=None) -> TrainResult:
     """Train a Keras model on a DataFrame with Spark; return a TrainResult.
 
     model: a Keras model, or the path/URI of a `.keras` file. features: a column or list of
@@ -51,6 +56,11 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     partitions are the checkpoint's (ConfigError naming each difference); "force" resumes anyway.
     validation_df: scored after each epoch (val_loss, val_<metric>). shuffle: train in a seeded
     shuffled order (fixed across epochs) instead of the DataFrame's order.
+    callbacks: Keras callbacks, run where model.fit runs them (EarlyStopping, LearningRateScheduler, ...).
+    mlflow: True (or None inside an active run) logs params, per-epoch metrics and the model to
+    MLflow; a run id logs into that run; False never logs. register_as: also register the model.
+    job_group: the Spark job group of the whole run (default sparkdl-train-<run id>, logged);
+    sc.cancelJobGroup(group) stops it with TrainingCancelledError, leaving the last checkpoint.
     """
     from ..tf import keras_objects
 
@@ -58,6 +68,10 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     config = TrainConfig(features=features, label=label, loss=loss, epochs=epochs, batch_size=batch_size, mode=mode,
                          local_steps=local_steps, metrics=metrics, checkpoint_every=checkpoint_every,
                          partitions=partitions or spark.sparkContext.defaultParallelism)
+    progress.ensure_handler()
+    tracking = tracking_hook(mlflow, register_as)
+    hooks = [progress.Progress(spark), *([KerasCallbacks(callbacks)] if callbacks else []),
+             *([tracking] if tracking else [])]
     keras_model, archive = resolve_keras_model(model, spark)
     optimizer_obj = keras_objects.optimizer(optimizer)
     columns = bind_training_columns(df.schema, keras_model, config)
@@ -68,11 +82,14 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     resume_from = resuming.find(checkpoint_dir, resume, spark)
     checkpoint = resuming.load_checked(resume_from, settings, resume, spark) if resume_from else None
 
-    data = prepare(df, config.columns, config.partitions, shuffle, seed)
+    with described(spark, "sparkdl train: laying out the rows"):
+        data = prepare(df, config.columns, config.partitions, shuffle, seed)
     try:
         run = TrainingRun(spark, config, keras_model, optimizer_obj, data, columns, settings,
-                          checkpoint_dir=checkpoint_dir, validation_df=validation_df)
+                          checkpoint_dir=checkpoint_dir, validation_df=validation_df, hooks=hooks, job_group=job_group)
         history = run.run(archive, checkpoint)
     finally:
         data.release()
-    return TrainResult(model=keras_model, history=history, checkpoint_dir=checkpoint_dir)
+    return TrainResult(model=keras_model, history=history, checkpoint_dir=checkpoint_dir,
+                       mlflow_run_id=tracking.run_id if tracking else None,
+                       mlflow_model_uri=tracking.model_uri if tracking else None)
