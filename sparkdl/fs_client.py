@@ -1,10 +1,11 @@
-"""Driver-side file access for a Spark Connect client: Python's own file systems, no JVM.
+"""File access for a Spark Connect client: Python's own file systems, no JVM.
 
 A Spark Connect session (Databricks serverless and standard access mode, `builder.remote()`)
 has no JVM in this process, so `sparkdl.fs` hands its URIs to this backend instead of Spark's
 Hadoop `FileSystem`. It goes through `pyarrow.fs`: plain paths, file:, dbfs:/ (Databricks'
 /dbfs mount) and /Volumes/... paths are local files; s3:/s3a:, gs: and hdfs: (with libhdfs)
-use pyarrow's clients with this machine's credentials. Same methods as `fs._HadoopFS`.
+use pyarrow's clients with this machine's credentials. Same methods as `fs._HadoopFS`. Executors
+use it too, to read a model too large to travel in a Connect plan (runtime/models.py).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ def resolve(uri: str):
 
 
 class ClientFS:
-    """One file or directory through pyarrow (a Spark Connect client's driver side)."""
+    """One file or directory through pyarrow (a Spark Connect client's driver, or an executor)."""
 
     def __init__(self, uri: str):
         self.uri = str(uri)

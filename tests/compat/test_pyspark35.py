@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.sparkproc import _kill_group
+
 pytestmark = [pytest.mark.compat, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 PYSPARK = "3.5.9"  # the latest 3.5 patch on PyPI
@@ -49,7 +51,12 @@ def test_the_fast_subset_passes_on_pyspark_35():
     version = subprocess.run([sys.executable, "-c", "import pyspark; print(pyspark.__version__)"], env=env,
                              capture_output=True, text=True, check=True).stdout.strip()
     assert version == PYSPARK
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-m", "not compat and not connect",
-                           *SKIPPED, *SUBSET], env=env, cwd=ROOT, capture_output=True, text=True, timeout=850)
-    assert done.returncode == 0, f"pyspark {PYSPARK}:\n{done.stdout[-6000:]}\n{done.stderr[-2000:]}"
-    print(done.stdout.strip().splitlines()[-1])
+    run = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-x", "-m", "not compat and not connect",
+                            *SKIPPED, *SUBSET], env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True, start_new_session=True)
+    try:
+        output, _ = run.communicate(timeout=850)
+    finally:
+        _kill_group(run)  # its Spark JVMs and Python workers too, whatever happened
+    assert run.returncode == 0, f"pyspark {PYSPARK}:\n{output[-6000:]}"
+    print(output.strip().splitlines()[-1])
