@@ -31,7 +31,8 @@ def parse_args(argv=None):
     parser.add_argument("--dead-letter-path", help="Parquet directory for unscorable messages (default: logged)")
     parser.add_argument("--checkpoint", required=True, help="checkpoint directory URI (offsets, progress)")
     parser.add_argument("--trigger", default="1 second", help="micro-batch interval, e.g. '2 seconds'")
-    parser.add_argument("--max-records-per-trigger", type=_cli.positive)
+    parser.add_argument("--max-records-per-trigger", type=_cli.positive, help="Kafka messages per micro-batch")
+    parser.add_argument("--max-files-per-trigger", type=_cli.positive, help="new files per micro-batch (--input-path)")
     parser.add_argument("--value-format", default="json", choices=("json", "tensor"))
     parser.add_argument("--schema", help="DDL of the JSON fields, e.g. 'id long, features array<float>'")
     parser.add_argument("--starting-offsets", default="earliest", choices=("earliest", "latest"))
@@ -56,7 +57,8 @@ def main(argv=None) -> dict:
         source = sparkdl.KafkaSource(args.kafka_bootstrap, args.input_topic, value_format=args.value_format,
                                      schema=args.schema, starting_offsets=args.starting_offsets)
     else:
-        source = sparkdl.FileSource(args.input_path, format=args.input_format, schema=args.schema)
+        source = sparkdl.FileSource(args.input_path, format=args.input_format, schema=args.schema,
+                                    max_files_per_trigger=args.max_files_per_trigger)
     sink = sparkdl.ParquetSink(args.output_path) if args.output_path else \
         sparkdl.KafkaSink(args.kafka_bootstrap, args.output_topic)
     dead_letter = sparkdl.ParquetSink(args.dead_letter_path) if args.dead_letter_path else None

@@ -63,7 +63,10 @@ class KafkaStreamReader(DataSourceStreamReader):
         return ReadMaxRows(self.max_rows) if self.max_rows else ReadAllAvailable()
 
     def latestOffset(self, start: dict, limit=None) -> dict:
+        """Driver: the next batch's end offsets, for every partition the topic has now."""
         current = {int(p): int(o) for p, o in start.items()}
+        for p in topic_partitions(self.bootstrap, self.topic, self.timeout):
+            current.setdefault(p, 0)  # a partition added after the query started: read from its start
         latest = fetched_high_watermarks(self.bootstrap, self.topic, current, self.timeout)
         end = take(current, latest, getattr(limit, "max_rows", None))
         return {str(p): int(o) for p, o in end.items()}

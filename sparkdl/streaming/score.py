@@ -3,7 +3,7 @@
 Each micro-batch (a `foreachBatch` call) is decoded, split into rows that can be scored and rows
 that cannot (the dead letters), scored with the same executor function and per-worker model cache
 as `predict`, and written to the sink keyed by the batch id. One Spark job per micro-batch: the
-counts and latencies come back through accumulators (observed metrics on Spark Connect, see
+counts and latencies come back through one set of accumulators per query (observed metrics on Spark Connect, see
 observed.py), and only a batch that holds unscorable rows
 reads its offsets a second time to write them to the dead-letter output. The Kafka offsets live in the
 query's checkpoint, so a restarted query continues with the first uncommitted batch; the checkpoint
@@ -74,21 +74,34 @@ def _scored_good_rows(plan: ScoringPlan, rows, dead, stamps, has_timestamps: boo
     return run
 
 
-def _write_counted(batch_df, batch_id: int, plan: ScoringPlan, schema: T.StructType, sink, has_timestamps: bool):
-    """Classic Spark: score and write one micro-batch; return (rows, dead letters, timestamp p01 and
-    p50 or None), which come back through accumulators of the sink's own job."""
-    sc = batch_df.sparkSession.sparkContext
-    rows, dead, stamps = sc.accumulator(0), sc.accumulator(0), sc.accumulator([], _Samples())
-    sink.write(map_in_arrow(batch_df, _scored_good_rows(plan, rows, dead, stamps, has_timestamps), schema), batch_id)
-    return rows.value, dead.value, tuple(np.percentile(stamps.value, [1, 50])) if stamps.value else None
+class _Counted:
+    """Classic Spark: one set of accumulators per query (PySpark's driver never frees an accumulator,
+    so a set per micro-batch would grow without bound in a long stream), reset before each batch."""
+
+    def __init__(self):
+        self.accumulators = None
+
+    def __call__(self, batch_df, batch_id: int, plan: ScoringPlan, schema: T.StructType, sink, has_timestamps: bool):
+        """Score and write one micro-batch; return (rows, dead letters, timestamp p01 and p50 or None),
+        which come back through the accumulators of the sink's own job."""
+        if self.accumulators is None:
+            sc = batch_df.sparkSession.sparkContext
+            self.accumulators = (sc.accumulator(0), sc.accumulator(0), sc.accumulator([], _Samples()))
+        rows, dead, stamps = self.accumulators
+        rows.value, dead.value, stamps.value = 0, 0, []  # batches run one after another
+        sink.write(map_in_arrow(batch_df, _scored_good_rows(plan, rows, dead, stamps, has_timestamps), schema),
+                   batch_id)
+        return rows.value, dead.value, tuple(np.percentile(stamps.value, [1, 50])) if stamps.value else None
 
 
 def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_timestamps: bool):
     """The foreachBatch function (driver): score and write one micro-batch, then log its figures."""
 
+    counted = _Counted()
+
     def process(batch_df, batch_id: int) -> None:
         started = time.time()
-        write = write_observed if is_connect(batch_df.sparkSession) else _write_counted
+        write = write_observed if is_connect(batch_df.sparkSession) else counted
         rows, dead, percentiles = write(batch_df, batch_id, plan, schema, sink, has_timestamps)
         if dead:  # rare: read the batch's rows again (same offsets) for the unscorable ones
             bad = batch_df.filter(F.col(ERROR).isNotNull()).withColumnRenamed(ERROR, "error")
@@ -194,9 +207,18 @@ def _stop_when_drained(query, targets: dict, poll_seconds: float = 0.2) -> None:
     while query.isActive:
         progress = query.lastProgress
         if progress and progress["sources"]:
-            end = progress["sources"][0]["endOffset"]
-            end = json.loads(end) if isinstance(end, str) else end
+            end = partition_offsets(progress["sources"][0]["endOffset"])
             if end and all(int(end.get(p, -1)) >= target for p, target in targets.items()):
                 query.stop()
                 return
         time.sleep(poll_seconds)
+
+
+def partition_offsets(offsets) -> dict:
+    """{"<partition>": next offset} from a query progress' endOffset: sparkdl's source reports
+    {"0": n}, Spark's Kafka connector {"<topic>": {"0": n}} (one topic here)."""
+    offsets = json.loads(offsets) if isinstance(offsets, str) else offsets
+    if not offsets:
+        return {}
+    nested = [value for value in offsets.values() if isinstance(value, dict)]
+    return {str(p): int(o) for part in nested for p, o in part.items()} if nested else offsets

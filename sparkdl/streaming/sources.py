@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from .. import fs
+from ..config import positive_int
 from ..errors import ConfigError, SchemaError, SourceUnavailableError, StorageError
 from ..runtime.schema import column
 from ..runtime.session import is_connect
@@ -54,11 +55,18 @@ class KafkaSource:
 
 @dataclass(frozen=True)
 class FileSource:
-    """A directory that new Parquet or JSON files land in; `schema` (DDL) is required for JSON."""
+    """A directory that new Parquet or JSON files land in; `schema` (DDL) is required for JSON and for
+    a Parquet directory that is still empty. max_files_per_trigger: new files per micro-batch (Spark's
+    file source counts files, not records, so `max_records_per_trigger` does not apply to it)."""
 
     path: str
     format: str = "parquet"
     schema: Optional[str] = None
+    max_files_per_trigger: Optional[int] = None
+
+    def __post_init__(self):
+        if self.max_files_per_trigger is not None:
+            positive_int(self.max_files_per_trigger, "max_files_per_trigger")
 
 
 def _native_kafka_available(spark) -> bool:
@@ -71,7 +79,9 @@ def _native_kafka_available(spark) -> bool:
         except Exception:  # AnalysisException [DATA_SOURCE_NOT_FOUND]
             return False
     try:
-        spark.sparkContext._jvm.java.lang.Class.forName("org.apache.spark.sql.kafka010.KafkaSourceProvider")
+        jvm = spark.sparkContext._jvm  # --jars / spark.jars live in the context class loader, not the system one
+        jvm.java.lang.Class.forName("org.apache.spark.sql.kafka010.KafkaSourceProvider", False,
+                                    jvm.java.lang.Thread.currentThread().getContextClassLoader())
         return True
     except Exception:  # py4j raises a generic error for ClassNotFoundException
         return False
@@ -88,15 +98,13 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
         if not fs.exists(source.path, spark):
             raise StorageError(f"FileSource path {source.path!r} does not exist; create the directory (files may "
                                f"land in it later) or fix the path and its scheme")
-        reader = spark.readStream.format(source.format)
-        if source.schema:
-            reader = reader.schema(parse_schema(source.schema))
-        elif source.format != "parquet":
-            raise ConfigError(f"FileSource with format {source.format!r} needs schema='...' (DDL)")
-        else:
-            reader = reader.schema(spark.read.parquet(source.path).schema)
         if max_records_per_trigger:
-            reader = reader.option("maxFilesPerTrigger", 1)
+            raise ConfigError(f"max_records_per_trigger={max_records_per_trigger} bounds Kafka messages; Spark's "
+                              f"file source counts files: use FileSource(..., max_files_per_trigger=N) "
+                              f"(job: --max-files-per-trigger N) instead")
+        reader = spark.readStream.format(source.format).schema(_file_schema(spark, source))
+        if source.max_files_per_trigger:
+            reader = reader.option("maxFilesPerTrigger", source.max_files_per_trigger)
         return reader.load(source.path)
     if not isinstance(source, KafkaSource):
         raise ConfigError(f"source must be a KafkaSource or FileSource, got {type(source).__name__}")
@@ -118,6 +126,20 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
     if max_records_per_trigger:
         reader = reader.option("maxRecordsPerTrigger", str(max_records_per_trigger))
     return reader.load()
+
+
+def _file_schema(spark, source: FileSource) -> T.StructType:
+    """`source.schema`, or the schema of the Parquet files already in the directory (driver)."""
+    if source.schema:
+        return parse_schema(source.schema)
+    if source.format != "parquet":
+        raise ConfigError(f"FileSource with format {source.format!r} needs schema='...' (DDL)")
+    try:
+        return spark.read.parquet(source.path).schema
+    except Exception:  # AnalysisException [UNABLE_TO_INFER_SCHEMA] on an empty directory
+        raise ConfigError(f"FileSource path {source.path!r} holds no Parquet file to take the schema from; pass "
+                          f"schema='...' (DDL, e.g. 'id long, features array<float>'; job: --schema) or start "
+                          f"the stream once a file has landed") from None
 
 
 def parse_schema(ddl: str) -> T.StructType:

@@ -18,3 +18,11 @@ def test_group_ranges_balances_records_and_keeps_every_range_once():
     assert loads == [500, 500]
     assert group_ranges(ranges[:1], 4) == [[ranges[0]]]
     assert len(group_ranges(ranges, 1_000_000)) == len(ranges)
+
+
+def test_partition_offsets_reads_both_sources_shapes():
+    from sparkdl.streaming.score import partition_offsets
+
+    assert partition_offsets('{"0": 5, "1": 7}') == {"0": 5, "1": 7}  # sparkdl's source
+    assert partition_offsets('{"events": {"0": 5, "1": 7}}') == {"0": 5, "1": 7}  # Spark's connector
+    assert partition_offsets(None) == {}

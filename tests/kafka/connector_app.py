@@ -1,0 +1,32 @@
+"""spark-submit app: score_stream with Spark's own Kafka connector (on --jars) and available_now=True.
+
+argv: bootstrap topic model out checkpoint. Prints one JSON line: the connector's endOffset and
+the seconds the query took to stop by itself.
+"""
+import json
+import sys
+import time
+
+from pyspark.sql import SparkSession
+
+import sparkdl
+
+
+def main(bootstrap, topic, model, out, checkpoint):
+    spark = SparkSession.builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    started = time.time()
+    query = sparkdl.score_stream(spark, model, source=sparkdl.KafkaSource(bootstrap, topic,
+                                                                           schema="id long, features array<float>"),
+                                 sink=sparkdl.ParquetSink(out), checkpoint_location=checkpoint,
+                                 available_now=True, max_records_per_trigger=40)
+    stopped = query.awaitTermination(150)
+    fmt = query.lastProgress["sources"][0]["description"] if query.lastProgress else None
+    end = query.lastProgress["sources"][0]["endOffset"] if query.lastProgress else None
+    if not stopped:
+        query.stop()
+    print(json.dumps({"stopped": stopped, "seconds": time.time() - started, "end": end, "source": fmt}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:])
