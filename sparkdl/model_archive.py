@@ -34,7 +34,7 @@ class ModelArchive:
 
 
 def detect_kind(path: str) -> str:
-    """Return SAVED_MODEL or KERAS for a local model path, or raise a ModelError."""
+    """Return SAVED_MODEL or KERAS (`.keras`, `.h5` files) for a local model path, or raise a ModelError."""
     p = Path(path)
     if not p.exists():
         raise ModelNotFoundError(f"model path {path!r} does not exist; pass a SavedModel directory or a .keras file")
@@ -45,10 +45,10 @@ def detect_kind(path: str) -> str:
         raise ModelFormatError(
             f"model directory {path!r} is not a TensorFlow SavedModel (no saved_model.pb; it holds {found}); "
             f"save with model.export(path) or tf.saved_model.save(), or pass a .keras file")
-    if p.suffix == ".keras":
+    if p.suffix in (".keras", ".h5", ".hdf5"):
         return KERAS
     raise ModelFormatError(
-        f"model file {path!r} is not a .keras file; save it with model.save('model.keras') "
+        f"model file {path!r} is not a .keras or .h5 file; save it with model.save('model.keras') "
         f"or export a SavedModel directory with model.export(path)")
 
 

@@ -11,7 +11,7 @@ from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import SchemaError, reading_model
-from ..runtime.jobinfo import described
+from ..runtime.load_options import DEFAULT, LoadOptions, load_options
 from ..runtime.models import resolve_model
 from ..runtime.schema import (
     bind_inputs,
@@ -27,12 +27,12 @@ from ..tensors import is_flat_feed
 from .executor import ScoringPlan, score_batches
 
 
-def plan_scoring(df: DataFrame, model, config: PredictConfig, keep=None):
-    """Resolve the model and bind it to `df`'s schema; return (plan, output schema)."""
+def plan_scoring(df: DataFrame, model, config: PredictConfig, keep=None, options: LoadOptions = DEFAULT):
+    """Resolve the model (loaded with `options`) and bind it to `df`'s schema; return (plan, output schema)."""
     kept = bind_keep(df.schema, keep)
     kept_fields = df.schema.fields if kept is None else [df.schema[name] for name in kept]
     with reading_model(model):
-        resolved = resolve_model(df.sparkSession, model)
+        resolved = resolve_model(df.sparkSession, model, options)
     inputs = bind_inputs(df.schema, resolved.signature, config.inputs)
     outputs, fields = bind_outputs(T.StructType(kept_fields), resolved.signature, config.outputs)
     plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=outputs, batch_size=config.batch_size, keep=kept)
@@ -104,12 +104,12 @@ def check_first_row(df: DataFrame, plan: ScoringPlan) -> None:
 
 
 def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Optional[int] = None,
-            keep=None) -> DataFrame:
+            keep=None, custom_objects=None, imports=None, signature=None) -> DataFrame:
     """Score `df` with a TensorFlow model; return `df`'s columns (or `keep`) plus the predictions.
 
-    model: path or URI of a SavedModel directory or `.keras` file on any Hadoop file system
-        (`file:`, `hdfs:`, `s3a:`, `dbfs:`, or a plain local path). It is read and broadcast
-        once, unpacked once per executor and loaded once per Python worker.
+    model: path or URI of a SavedModel directory or `.keras` / `.h5` file on any Hadoop file system
+        (`file:`, `hdfs:`, `s3a:`, `dbfs:`, or a plain local path), or a keras.Model object. It is
+        read and broadcast once, unpacked once per executor and loaded once per Python worker.
     inputs: {model input name: column}. Default: columns named like the inputs, or, for a
         single-input model, the DataFrame's single array column.
     outputs: {model output name: new column}. Default: `prediction` for a single output,
@@ -118,14 +118,16 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
         first calls at 32 to 4096 rows and keeps the fastest size for this model and device.
     keep: the input columns to return, e.g. ['id']. Default: all. Large tensor columns left out
         are not sent back from Python (on the CNN benchmark: 1.9x the rows/s of keeping all).
+    custom_objects / imports / signature: loading options (sparkdl.runtime.load_options):
+        {"Name": cls} for Keras, modules to import on the driver and every worker first, and
+        the SavedModel signature key (default "serving_default").
 
     Raises a SparkDLError subclass on the driver, before any scoring job, when the model cannot
     be read or the columns do not fit its signature. Works on streaming DataFrames too.
     """
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
-    plan, schema = plan_scoring(df, model, config, keep)
+    plan, schema = plan_scoring(df, model, config, keep, load_options(custom_objects, imports, signature))
     df, plan = with_vector_arrays(df, plan)
     if not df.isStreaming:
-        with described(df.sparkSession, f"sparkdl predict: model {plan.model.fingerprint[:4]}… ({plan.model.kind})"):
-            check_first_row(df, plan)
+        check_first_row(df, plan)
     return map_in_arrow(_sent_columns(df, plan), score_batches(plan), schema)

@@ -8,13 +8,15 @@ Arguments are the model inputs in signature order. A single-output model returns
 """
 from __future__ import annotations
 
+import functools
 from typing import Optional
 
 import pyarrow as pa
 from pyspark.sql import types as T
 
 from ..config import PredictConfig
-from ..errors import ConfigError, reading_model
+from ..errors import ConfigError, SchemaError, reading_model
+from ..runtime.load_options import load_options
 from ..runtime.models import resolve_model
 from ..runtime.schema import bind_outputs
 from .executor import ScoringPlan, open_model, score_columns
@@ -31,13 +33,19 @@ def _arrow_udf():
     return arrow_udf
 
 
-def register_udf(spark, name: str, model, *, outputs=None, batch_size: Optional[int] = None):
-    """Register `model` as the SQL function `name`; also return it for use in DataFrame code."""
+def register_udf(spark, name: str, model, *, outputs=None, batch_size: Optional[int] = None, custom_objects=None,
+                 imports=None, signature=None):
+    """Register `model` as the SQL function `name`; also return it for use in DataFrame code.
+
+    Its arguments are the model's inputs in declared order: a Keras model's `inputs`, a
+    SavedModel signature's arguments as the exported function declares them. Loading options as
+    in `predict`.
+    """
     if not isinstance(name, str) or not name.isidentifier():
         raise ConfigError(f"UDF name must be a SQL identifier like 'score_model', got {name!r}")
     config = PredictConfig(outputs=outputs, batch_size=batch_size)
     with reading_model(model):
-        resolved = resolve_model(spark, model)
+        resolved = resolve_model(spark, model, load_options(custom_objects, imports, signature))
     named, fields = bind_outputs(T.StructType([]), resolved.signature, config.outputs)
     inputs = tuple((spec, spec.name) for spec in resolved.signature.inputs)
     plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=named, batch_size=config.batch_size)
@@ -53,4 +61,18 @@ def register_udf(spark, name: str, model, *, outputs=None, batch_size: Optional[
 
     function = _arrow_udf()(score, returnType=return_type)
     spark.udf.register(name, function)
-    return function
+    return _checked_arguments(function, name, resolved.signature)
+
+
+def _checked_arguments(function, name: str, signature):
+    """`function` for DataFrame code, refusing a wrong argument count on the driver (SQL calls are
+    checked by Spark only when they run)."""
+    expected = signature.input_names()
+
+    def call(*columns):
+        if len(columns) != len(expected):
+            raise SchemaError(f"UDF {name} takes {len(expected)} argument(s), the model inputs in declared order "
+                              f"{[s.describe() for s in signature.inputs]}, but got {len(columns)}")
+        return function(*columns)
+
+    return functools.update_wrapper(call, function)

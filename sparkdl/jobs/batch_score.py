@@ -27,6 +27,10 @@ def parse_args(argv=None):
     parser.add_argument("--keep", type=_cli.column_list,
                         help="input columns to write with the predictions, e.g. id,ts (default: all)")
     parser.add_argument("--partitions", type=_cli.positive, help="repartition the input to N partitions")
+    parser.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                        help="import MODULE on the driver and every executor before loading the model (custom "
+                             "Keras layers shipped with --py-files); repeatable")
+    parser.add_argument("--signature", help="SavedModel signature key to score (default serving_default)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --output if it exists, once the new output is complete")
     parser.add_argument("--engine", choices=("auto", "arrow", "spark"), default="auto",
@@ -47,11 +51,14 @@ def main(argv=None) -> dict:
 def _score(args) -> dict:
     spark = _cli.session("sparkdl-batch-score")
     import sparkdl
+    from sparkdl import fs
 
+    args.input, args.output = fs.absolute(args.input, spark), fs.absolute(args.output, spark)  # fs.defaultFS
     _cli.claim_output(spark, args.output, args.overwrite, args.input)
     from sparkdl.inference.files import choose_engine
 
     spark_steps = [f"--partitions {args.partitions}"] if args.partitions else []
+    spark_steps += [flag for flag, value in (("--import", args.imports), ("--signature", args.signature)) if value]
     if choose_engine(args.engine, args.input, args.output_format, spark_steps) == "arrow":
         return {**sparkdl.score_files(spark, args.model, args.input, args.output, input_format=args.input_format,
                                       output_format=args.output_format, inputs=args.inputs, outputs=args.outputs,
@@ -61,7 +68,7 @@ def _score(args) -> dict:
     if args.partitions:
         df = df.repartition(args.partitions)
     scored = sparkdl.predict(df, args.model, inputs=args.inputs, outputs=args.outputs, batch_size=args.batch_size,
-                             keep=args.keep)
+                             keep=args.keep, imports=args.imports, signature=args.signature)
     started = time.perf_counter()
     with _cli.staged_output(spark, args.output) as staging:
         scored.write.format(args.output_format).save(staging)

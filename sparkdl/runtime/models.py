@@ -20,6 +20,7 @@ Executor, two levels, both keyed by the model's content fingerprint:
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import tempfile
@@ -33,6 +34,7 @@ from ..errors import ModelNotFoundError, StorageError
 from ..model_archive import ModelArchive, pack, unpack, unpacked_path
 from ..signature import ModelSignature
 from . import mlflow_models, worker
+from .load_options import DEFAULT, LoadOptions
 from .session import is_connect
 
 log = logging.getLogger("sparkdl")
@@ -57,6 +59,7 @@ class ModelRef:
     loads: Any  # pyspark Accumulator counting loads, or None on Spark Connect
     data: Optional[bytes] = field(default=None, repr=False)  # the archive itself, on Spark Connect
     uri: Optional[str] = None  # where executors read a model too large for `data`, on Spark Connect
+    options: LoadOptions = DEFAULT  # custom objects, imports, signature key: applied wherever it loads
 
     def archive(self) -> bytes:
         """The packed model (executor): from the broadcast, the closure, or read from `uri`."""
@@ -133,8 +136,24 @@ def _session_key(spark) -> str:
     return spark.session_id if is_connect(spark) else spark.sparkContext.applicationId
 
 
-def resolve_model(spark, uri) -> ResolvedModel:
-    """Pack, describe and broadcast the model at `uri` (cached while its files are unchanged)."""
+def _saved_keras_object(model) -> str:
+    """Save an in-memory keras.Model to a temporary `.keras` file (driver); return its path."""
+    import tempfile
+
+    from ..tf.model_io import save_for_shipping
+
+    return save_for_shipping(model, tempfile.mkdtemp(prefix="sparkdl-model-"))
+
+
+def resolve_model(spark, uri, options: LoadOptions = DEFAULT) -> ResolvedModel:
+    """Pack, describe and broadcast the model at `uri` (cached while its files are unchanged).
+
+    `uri` may also be a keras.Model object: it is saved to a temporary `.keras` file and shipped.
+    `options` travel in the ModelRef and take part in both caches' keys.
+    """
+    options = options or DEFAULT
+    if hasattr(uri, "get_config") and hasattr(uri, "save") and hasattr(uri, "inputs"):
+        uri = _saved_keras_object(uri)
     if not isinstance(uri, (str, bytes)) and not hasattr(uri, "__fspath__"):
         raise ModelNotFoundError(f"model must be a path or URI string, got {type(uri).__name__}; save a Keras "
                                  f"model with model.save('model.keras') or model.export('dir') first")
@@ -146,7 +165,7 @@ def resolve_model(spark, uri) -> ResolvedModel:
     except StorageError as error:
         raise ModelNotFoundError(f"cannot read model {uri!r}: {error}. Check the path; a SavedModel "
                                  f"directory or a .keras file is expected") from None
-    key = (_session_key(spark), uri)
+    key = (_session_key(spark), uri, options.key())
     cached = _resolved.get(key)
     if cached is not None and cached[0] == stamp:
         return cached[1]
@@ -155,11 +174,11 @@ def resolve_model(spark, uri) -> ResolvedModel:
     archive = pack(local)
     from ..tf.model_io import describe_model
 
-    signature = describe_model(local, archive.kind)
+    signature = describe_model(local, archive.kind, options)
     if cached is not None and cached[1].ref.broadcast is not None:
         cached[1].ref.broadcast.unpersist()
     ref = ship_for_connect(archive, uri) if is_connect(spark) else ship_archive(spark.sparkContext, archive)
-    resolved = ResolvedModel(uri, signature, ref)
+    resolved = ResolvedModel(uri, signature, dataclasses.replace(ref, options=options))
     _resolved[key] = (stamp, resolved)
     log.info("sparkdl: model %s (%s, %.1f MB, fingerprint %s) ready in %.2fs: %s", uri, archive.kind,
              len(archive.data) / 1e6, archive.fingerprint[:12], time.perf_counter() - started, signature.describe())
@@ -207,11 +226,11 @@ def get_model(ref: ModelRef, device):
         from ..tf.model_io import load_model
 
         started = time.perf_counter()
-        model = load_model(local_model_path(ref), ref.kind, device)
+        model = load_model(local_model_path(ref), ref.kind, device, ref.options)
         if ref.loads is not None:
             ref.loads.add(1)
         log.info("sparkdl: loaded model %s (%s) on %s in %.2fs, pid %d", ref.fingerprint[:12], ref.kind,
                  device or "default device", time.perf_counter() - started, os.getpid())
         return model
 
-    return cached_in_worker(("score", ref.fingerprint, device), load)
+    return cached_in_worker(("score", ref.fingerprint, ref.options.key(), device), load)

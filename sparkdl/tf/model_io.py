@@ -16,9 +16,8 @@ import tensorflow as tf  # noqa: E402
 
 from ..errors import ModelFormatError  # noqa: E402
 from ..model_archive import KERAS, SAVED_MODEL  # noqa: E402
+from ..runtime.load_options import DEFAULT, LoadOptions  # noqa: E402
 from ..signature import ModelSignature, TensorSpec  # noqa: E402
-
-SERVING_KEY = "serving_default"
 
 
 def _spec(name, shape, dtype) -> TensorSpec:
@@ -47,19 +46,44 @@ class LoadedModel:
         return {spec.name: np.asarray(result[key]) for spec, key in zip(self.signature.outputs, self._output_keys)}
 
 
-def _load_saved_model(path: str) -> LoadedModel:
+def _declared_order(loaded, names: set):
+    """The input names in the order the exported function declared them, or None.
+
+    A SavedModel signature stores its inputs as a map (TF lists them sorted); the restored
+    `tf.function` it was exported from still knows its argument order, so look for the one whose
+    positional inputs carry exactly these names.
+    """
+    for attribute in dir(loaded):
+        if attribute.startswith("_"):
+            continue
+        function = getattr(loaded, attribute, None)
+        concrete = getattr(function, "_list_all_concrete_functions_for_serialization", None)
+        if concrete is None:
+            continue
+        for candidate in concrete():
+            positional = candidate.structured_input_signature[0]
+            declared = [getattr(spec, "name", None) for spec in positional]
+            if len(declared) == len(names) and set(declared) == names:
+                return declared
+    return None
+
+
+def _load_saved_model(path: str, options: LoadOptions) -> LoadedModel:
     loaded = tf.saved_model.load(path)
     signatures = dict(loaded.signatures)
-    if SERVING_KEY not in signatures:
+    key = options.signature
+    if key not in signatures:
         raise ModelFormatError(
-            f"SavedModel {path!r} has no '{SERVING_KEY}' signature (it has {sorted(signatures)}); "
-            f"export it with model.export(path) or tf.saved_model.save(obj, path, signatures=...)")
-    function = signatures[SERVING_KEY]
+            f"SavedModel {path!r} has no '{key}' signature (it has {sorted(signatures)}); pass "
+            f"signature='<key>' with one of those, or export it with model.export(path) or "
+            f"tf.saved_model.save(obj, path, signatures=...)")
+    function = signatures[key]
     input_specs = function.structured_input_signature[1]
     output_specs = function.structured_outputs
     # keep the object alive: the signature function refers to its variables
     function._sparkdl_owner = loaded
-    inputs = tuple(_spec(n, s.shape, s.dtype) for n, s in sorted(input_specs.items()))
+    order = _declared_order(loaded, set(input_specs)) or sorted(input_specs)
+    inputs = tuple(_spec(n, input_specs[n].shape, input_specs[n].dtype) for n in order)
     outputs = tuple(_spec(n, s.shape, s.dtype) for n, s in sorted(output_specs.items()))
     return LoadedModel(ModelSignature(inputs, outputs), function, True, [s.name for s in outputs])
 
@@ -85,13 +109,14 @@ def _keras_outputs(model) -> list:
     return list(zip(names, tensors))
 
 
-def _load_keras(path: str) -> LoadedModel:
-    import keras
+def _load_keras(path: str, options: LoadOptions) -> LoadedModel:
+    from .keras_files import load_keras_file
 
-    try:
-        model = keras.models.load_model(path, compile=False)
-    except (ValueError, OSError) as error:
-        raise ModelFormatError(f"cannot load Keras model {path!r}: {error}") from error
+    return keras_model_function(load_keras_file(path, options.objects()))
+
+
+def keras_model_function(model) -> LoadedModel:
+    """A Keras model wrapped as a batch-polymorphic graph function."""
     tensors_in = list(model.inputs)
     named_out = _keras_outputs(model)
     names_out = [name for name, _ in named_out]
@@ -111,15 +136,28 @@ def _load_keras(path: str) -> LoadedModel:
     return LoadedModel(ModelSignature(inputs, outputs), function, False, names_out)
 
 
-def load_model(path: str, kind: str, device: str = None) -> LoadedModel:
-    """Load a local model of `kind` (SAVED_MODEL or KERAS), placing its variables on `device`."""
+def load_model(path: str, kind: str, device: str = None, options: LoadOptions = DEFAULT) -> LoadedModel:
+    """Load a local model of `kind` (SAVED_MODEL or KERAS), placing its variables on `device`.
+
+    `options` (custom objects, modules to import first, the signature key) apply on the driver and
+    on executors alike.
+    """
+    options = options or DEFAULT
+    options.import_modules()
     loader = {SAVED_MODEL: _load_saved_model, KERAS: _load_keras}[kind]
     if not device:
-        return loader(path)
+        return loader(path, options)
     with tf.device(device):
-        return loader(path)
+        return loader(path, options)
 
 
-def describe_model(path: str, kind: str) -> ModelSignature:
+def describe_model(path: str, kind: str, options: LoadOptions = DEFAULT) -> ModelSignature:
     """Read a local model's signature (driver side)."""
-    return load_model(path, kind, "/CPU:0").signature
+    return load_model(path, kind, "/CPU:0", options).signature
+
+
+def save_for_shipping(model, directory: str) -> str:
+    """Save an in-memory keras.Model as a `.keras` file under `directory` (driver); return its path."""
+    path = os.path.join(directory, f"{model.name or 'model'}.keras")
+    model.save(path)
+    return path

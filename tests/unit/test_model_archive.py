@@ -50,6 +50,6 @@ def test_missing_and_wrong_models_are_clear_errors(tmp_path):
     (tmp_path / "dir" / "weights.bin").write_bytes(b"")
     with pytest.raises(ModelFormatError, match=r"no saved_model.pb; it holds \['weights.bin'\]"):
         pack(str(tmp_path / "dir"))
-    (tmp_path / "m.h5").write_bytes(b"")
-    with pytest.raises(ModelFormatError, match="not a .keras file"):
-        pack(str(tmp_path / "m.h5"))
+    (tmp_path / "m.pkl").write_bytes(b"")
+    with pytest.raises(ModelFormatError, match=r"not a \.keras or \.h5 file"):
+        pack(str(tmp_path / "m.pkl"))
