@@ -12,6 +12,8 @@ from __future__ import annotations
 from ..errors import ConfigError
 
 HISTORY_ONLY = ("epoch", "samples", "rounds", "seconds")  # history keys that are not Keras logs
+CALLBACK_METHODS = ("set_model", "set_params", "on_train_begin", "on_epoch_begin", "on_epoch_end",
+                    "on_train_batch_end", "on_train_end")
 
 
 class TrainingHook:
@@ -42,39 +44,38 @@ class KerasCallbacks(TrainingHook):
     """Runs Keras callbacks at the points `model.fit` runs them (driver)."""
 
     def __init__(self, callbacks):
-        import keras
-
         callbacks = list(callbacks)
-        wrong = [type(c).__name__ for c in callbacks if not isinstance(c, keras.callbacks.Callback)]
+        wrong = [type(c).__name__ for c in callbacks if not all(hasattr(c, name) for name in CALLBACK_METHODS)]
         if wrong:
             raise ConfigError(f"callbacks must be keras.callbacks.Callback instances, got {wrong}; wrap a function "
                               f"in keras.callbacks.LambdaCallback")
-        self.callbacks = callbacks
-        self.list, self.model, self.saved_optimizer = None, None, None
+        self.callbacks, self.model, self.saved_optimizer = callbacks, None, None
+
+    def _call(self, method: str, *args) -> None:
+        for callback in self.callbacks:
+            getattr(callback, method)(*args)
 
     def on_train_begin(self, run) -> None:
-        import keras
-
         self.model = run.model
         self.saved_optimizer = getattr(self.model, "optimizer", None)
         self.model.optimizer = run.optimizer  # LR schedules set model.optimizer.learning_rate
         self.model.stop_training = False
-        self.list = keras.callbacks.CallbackList(self.callbacks, model=self.model, verbose=0,
-                                                 epochs=run.config.epochs, steps=run.rounds_per_epoch)
-        self.list.on_train_begin()
+        self._call("set_model", self.model)
+        self._call("set_params", {"verbose": 0, "epochs": run.config.epochs, "steps": run.rounds_per_epoch})
+        self._call("on_train_begin", {})
 
     def on_epoch_begin(self, epoch: int) -> None:
-        self.list.on_epoch_begin(epoch)
+        self._call("on_epoch_begin", epoch, {})
 
     def on_round_end(self, epoch: int, round_in_epoch: int, logs: dict) -> None:
-        self.list.on_train_batch_end(round_in_epoch, logs)
+        self._call("on_train_batch_end", round_in_epoch, dict(logs))
 
     def on_epoch_end(self, epoch: int, stats: dict) -> None:
-        self.list.on_epoch_end(epoch, keras_logs(stats))
+        self._call("on_epoch_end", epoch, keras_logs(stats))  # one dict, shared as in Keras's CallbackList
 
     def on_train_end(self, history: list, error: BaseException = None) -> None:
-        if self.list is None:
+        if self.model is None:
             return
         if error is None:
-            self.list.on_train_end(keras_logs(history[-1]) if history else None)
+            self._call("on_train_end", keras_logs(history[-1]) if history else {})
         self.model.optimizer = self.saved_optimizer
