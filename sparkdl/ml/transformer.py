@@ -17,7 +17,12 @@ from .persistence import ModelCopyReader, ModelCopyWriter
 class TFTransformer(Transformer, MLWritable, MLReadable):
     """Adds model predictions to a DataFrame, like `sparkdl.predict`, as a Pipeline stage.
 
-    TFTransformer(model="hdfs:///models/m.keras", inputs={"x": "features"}, outputs=None, batchSize=None)
+    TFTransformer(model="hdfs:///models/m.keras", inputs={"x": "features"}, outputs=None, batchSize=None,
+                  imports=None, signature=None)
+
+    imports (modules to import before loading, e.g. custom Keras layers) and signature (the
+    SavedModel signature key) are the loading options of `sparkdl.predict` and are saved with the
+    stage; custom_objects cannot be saved, so register custom layers in a module named in imports.
 
     inputs/outputs take a dict, "name=column,..." or a JSON object; they are stored as JSON.
     `setParams` changes only the params it is given; None puts one back to its default.
@@ -29,15 +34,19 @@ class TFTransformer(Transformer, MLWritable, MLReadable):
     outputs = mapping_param("outputs", "JSON object: model output name -> new column (empty: automatic)")
     batchSize = Param(Params._dummy(), "batchSize", "rows per model call (unset: measured per worker)",
                       typeConverter=TypeConverters.toInt)
+    imports = Param(Params._dummy(), "imports", "modules imported on the driver and executors before loading",
+                    typeConverter=TypeConverters.toListString)
+    signature = Param(Params._dummy(), "signature", "SavedModel signature key (empty: serving_default)",
+                      typeConverter=TypeConverters.toString)
 
     @keyword_only
-    def __init__(self, *, model=None, inputs=None, outputs=None, batchSize=None):
+    def __init__(self, *, model=None, inputs=None, outputs=None, batchSize=None, imports=None, signature=None):
         super().__init__()
-        self._setDefault(inputs="", outputs="", batchSize=None)
+        self._setDefault(inputs="", outputs="", batchSize=None, imports=[], signature="")
         self.setParams(**self._input_kwargs)
 
     @keyword_only
-    def setParams(self, *, model=None, inputs=None, outputs=None, batchSize=None):
+    def setParams(self, *, model=None, inputs=None, outputs=None, batchSize=None, imports=None, signature=None):
         """Set the given params only; mappings and batchSize are checked now, the model when the stage runs."""
         values = dict(self._input_kwargs)
         if values.get("model") is not None:
@@ -83,7 +92,8 @@ class TFTransformer(Transformer, MLWritable, MLReadable):
         if self.getModel() is None:
             raise ConfigError("TFTransformer has no model; set it with setModel('<path or URI>')")
         return predict(dataset, self.getModel(), inputs=self.getInputs(), outputs=self.getOutputs(),
-                       batch_size=self.getBatchSize())
+                       batch_size=self.getBatchSize(), imports=self.getOrDefault(self.imports) or None,
+                       signature=self.getOrDefault(self.signature) or None)
 
     def write(self) -> MLWriter:
         return ModelCopyWriter(self)

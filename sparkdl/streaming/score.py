@@ -27,6 +27,7 @@ from pyspark.sql import types as T
 from ..config import PredictConfig, positive_int
 from ..errors import ConfigError, reading_model
 from ..inference.executor import ScoringPlan, score_batches
+from ..runtime.load_options import load_options
 from ..runtime.models import resolve_model
 from ..runtime.schema import bind_inputs, bind_outputs, map_in_arrow
 from ..runtime.session import is_connect
@@ -153,7 +154,7 @@ def _triggered(writer, trigger: str, available_now: bool, drain_to):
 def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs=None, outputs=None,
                  trigger: str = "1 second", max_records_per_trigger: Optional[int] = None,
                  available_now: bool = False, dead_letter=None, batch_size: Optional[int] = None, query_name=None,
-                 allow_model_change: bool = False):
+                 allow_model_change: bool = False, custom_objects=None, imports=None, signature=None):
     """Start scoring a stream; return the running StreamingQuery.
 
     source: KafkaSource(...) or FileSource(...). Model inputs bind by name to the decoded fields
@@ -165,12 +166,13 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
     max_records_per_trigger), then stop. checkpoint_location belongs to one source and one model:
     restarting it against another source is a ConfigError, and so is another model unless
     allow_model_change=True. Everything is validated, and the checkpoint and sinks are checked
-    (writable, brokers answer), before the query starts.
+    (writable, brokers answer), before the query starts. custom_objects / imports / signature: the
+    loading options of `sparkdl.predict`.
     """
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
     _check_arguments(source, sink, dead_letter, checkpoint_location, max_records_per_trigger)
     with reading_model(model):
-        resolved = resolve_model(spark, model)
+        resolved = resolve_model(spark, model, load_options(custom_objects, imports, signature))
     stream = read_stream(spark, source, max_records_per_trigger)
     input_names = dict(config.inputs or ())
     decoded = decode(stream, source, resolved.signature, input_names)

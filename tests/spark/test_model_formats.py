@@ -71,6 +71,9 @@ def test_custom_layer_module_through_imports(spark, tmp_path):
 
     expected = keras.models.load_model(path, compile=False)(x).numpy()
     np.testing.assert_allclose([r.prediction for r in got], expected, rtol=1e-5)
+    stage = sparkdl.TFTransformer(model=path, imports=["tests.custom_layers"])
+    got = stage.transform(df).orderBy("id").collect()
+    np.testing.assert_allclose([r.prediction for r in got], expected, rtol=1e-5)
     with pytest.raises(sparkdl.ConfigError, match="no_such_module"):
         sparkdl.predict(df, path, imports=["no_such_module"])
 

@@ -66,3 +66,12 @@ def test_load_options_are_checked_and_hashable():
         load_options(["A"])
     with pytest.raises(ConfigError, match="nope_module"):
         load_options(imports=["nope_module"]).import_modules()
+
+
+def test_transformer_keeps_its_loading_options():
+    from sparkdl.ml.transformer import TFTransformer
+
+    stage = TFTransformer(model="/m.keras", imports=["tests.custom_layers"], signature="double")
+    assert stage.getOrDefault(stage.imports) == ["tests.custom_layers"]
+    assert stage.getOrDefault(stage.signature) == "double"
+    assert TFTransformer(model="/m.keras").getOrDefault("signature") == ""
