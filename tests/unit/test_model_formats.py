@@ -75,3 +75,20 @@ def test_transformer_keeps_its_loading_options():
     assert stage.getOrDefault(stage.imports) == ["tests.custom_layers"]
     assert stage.getOrDefault(stage.signature) == "double"
     assert TFTransformer(model="/m.keras").getOrDefault("signature") == ""
+
+
+def test_h5_keras_3_cannot_read_names_tf_keras_or_savedmodel(tmp_path):
+    import importlib.util
+
+    import h5py
+
+    from sparkdl.tf.model_io import load_model
+
+    path = tmp_path / "legacy.h5"
+    with h5py.File(path, "w") as handle:  # an HDF5 file without the model_config Keras 3 reads
+        handle.attrs["keras_version"] = "2.4.0"
+        handle.create_dataset("weights", data=[1.0])
+    if importlib.util.find_spec("tf_keras") is not None:
+        pytest.skip("tf_keras is installed: the legacy loader is tried instead")
+    with pytest.raises(ModelFormatError, match="pip install tf-keras.*SavedModel"):
+        load_model(str(path), KERAS)
