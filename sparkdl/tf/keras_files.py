@@ -68,5 +68,5 @@ def load_keras_file(path: str, custom_objects: dict):
     except (ValueError, OSError) as error:
         if path.endswith((".h5", ".hdf5")):
             return _load_legacy_h5(path, custom_objects, error)
-        raise ModelFormatError(f"cannot load Keras model {path!r}: {_innermost(error)}. If it uses custom layers, pass "
-                               f"custom_objects={{'Name': cls}} or imports=['module']") from None
+        # caught by errors.reading_model on the driver: a damaged file, with the fix
+        raise ModelFormatError(f"cannot load Keras model {path!r}: {error}") from error
