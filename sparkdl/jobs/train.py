@@ -83,6 +83,12 @@ def _optimizer(args):
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.mlflow_experiment:
+        from sparkdl.runtime.mlflow_models import require_mlflow
+
+        require_mlflow().set_experiment(args.mlflow_experiment)
+    elif args.register_as:
+        raise ConfigError("--register-as needs --mlflow-experiment NAME (the run that logs the model)")
     spark = _cli.session("sparkdl-train")
     import sparkdl
 
@@ -92,12 +98,6 @@ def main(argv=None) -> dict:
     df = _cli.read_table(spark, args.input, args.input_format)
     validation = _cli.read_table(spark, args.validation, args.input_format) if args.validation else None
     started = time.perf_counter()
-    if args.mlflow_experiment:
-        from sparkdl.runtime.mlflow_models import require_mlflow
-
-        require_mlflow().set_experiment(args.mlflow_experiment)
-    elif args.register_as:
-        raise ConfigError("--register-as needs --mlflow-experiment NAME (the run that logs the model)")
     result = sparkdl.train(df, model, features=args.features, label=args.label, loss=args.loss,
                            optimizer=_optimizer(args), epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,
                            local_steps=args.local_steps, metrics=[m for m in args.metrics.split(",") if m],

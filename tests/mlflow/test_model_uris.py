@@ -33,17 +33,20 @@ def _scored(spark, model_uri, x):
     return np.array([r.prediction for r in rows])
 
 
-def test_alias_version_runs_and_logged_model_uris_score_like_keras(spark, registered, rng):
+def test_alias_and_runs_uris_score_like_keras_and_every_form_resolves(spark, registered, rng):
     from sparkdl.runtime import mlflow_models
 
     model, run_id, info = registered
     x = rng.normal(size=(40, 8)).astype(np.float32)
     expected = model(x).numpy()
     version = info.registered_model_version
-    for uri in ["models:/sparkdl-mlp@champion", f"models:/sparkdl-mlp/{version}", f"runs:/{run_id}/model",
-                info.model_uri]:
+    for uri in ["models:/sparkdl-mlp@champion", f"runs:/{run_id}/model"]:
         np.testing.assert_allclose(_scored(spark, uri, x), expected, rtol=1e-5, atol=1e-6, err_msg=uri)
     assert mlflow_models.version_of("models:/sparkdl-mlp@champion") == f"sparkdl-mlp/{version}"
+    for uri in [f"models:/sparkdl-mlp/{version}", "models:/sparkdl-mlp/latest", info.model_uri]:  # same file
+        local = mlflow_models.localize(uri)
+        assert local.endswith(".keras")
+        assert open(local, "rb").read() == open(mlflow_models.localize("models:/sparkdl-mlp@champion"), "rb").read()
 
 
 def test_unknown_alias_is_model_not_found(spark, registered):

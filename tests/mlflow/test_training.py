@@ -125,3 +125,11 @@ def test_predict_first_row_check_job_is_described(spark, mlp):
         and descriptions[-1].endswith("… (keras)")
     assert sc.getLocalProperty("spark.job.description") == "predict"  # the caller's description, put back
     sc.setLocalProperty("spark.job.description", None)
+
+
+def test_train_job_register_as_needs_an_mlflow_experiment(tmp_path):
+    from sparkdl.jobs import train as train_job
+
+    with pytest.raises(sparkdl.ConfigError, match="--register-as needs --mlflow-experiment"):
+        train_job.main(["--model", "unused.keras", "--input", str(tmp_path), "--features", "f", "--label", "y",
+                        "--output", str(tmp_path / "out.keras"), "--register-as", "m"])
