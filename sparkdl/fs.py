@@ -1,24 +1,26 @@
 """Driver-side file access on any Hadoop file system: hdfs://, webhdfs://, s3a://, dbfs:/, file://.
 
-With a SparkSession, URIs that carry a scheme go through Spark's own Hadoop `FileSystem` in the
-JVM, so the cluster's core-site.xml, credentials and Kerberos setup apply (file:// URIs take this
-same path, which is how the tests exercise it: no NameNode can run on the CI machines). Paths
-without a scheme are local files and use Python directly. Without a session (a notebook helper, a
-CLI step), hdfs:// and webhdfs:// go through WebHDFS with the `hdfs` package (extra [hdfs]).
-A Spark Connect session has no JVM in this process: its URIs go through pyarrow (fs_client.py).
+Each operation asks `backend(uri, spark)` for one small object (fs_backends.py) and calls it:
+* a classic SparkSession: URIs with a scheme go through Spark's Hadoop `FileSystem` in the JVM (the
+  cluster's core-site.xml, credentials, Kerberos). A path without a scheme resolves as Spark
+  resolves it, against `fs.defaultFS`: on a YARN/HDFS cluster `/data/x` is `hdfs://<namenode>/data/x`;
+  where `fs.defaultFS` is local (file:), it is a local path read by Python directly, like file:.
+* no session: local paths and file: through Python; hdfs:// and webhdfs:// through WebHDFS (the
+  `hdfs` package, extra [hdfs]; `SPARKDL_WEBHDFS_URL` names the NameNode's HTTP address); other
+  schemes need a SparkSession.
+* a Spark Connect session has no JVM in this process: its URIs go through pyarrow (fs_client.py).
 """
 from __future__ import annotations
 
-import os
-import posixpath
-import shutil
 import tempfile
 import uuid
-from pathlib import Path
 from typing import Optional
 from urllib.parse import urlparse
 
 from .errors import StorageError
+from .fs_backends import HadoopFS, LocalFS, WebHDFS, java_message, normalized
+
+WEBHDFS_SCHEMES = ("hdfs", "webhdfs")
 
 
 def scheme(uri: str) -> str:
@@ -27,208 +29,83 @@ def scheme(uri: str) -> str:
     return parsed.scheme if len(parsed.scheme) > 1 else ""  # 'C:' is a drive, not a scheme
 
 
-def _spark_jvm(spark):
-    sc = spark.sparkContext
-    return sc._jvm, sc._jsc.hadoopConfiguration()
+def _default_fs_is_local(spark) -> bool:
+    default = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS") or "file:///"
+    return scheme(default) in ("", "file")
 
 
-class _HadoopFS:
-    """One Hadoop FileSystem call site through py4j (driver only); a `ClientFS` on Spark Connect."""
-
-    def __new__(cls, spark, uri: str):
+def backend(uri: str, spark=None):
+    """The file-system object for `uri` (see the module docstring for which one)."""
+    kind = scheme(uri)
+    if spark is not None:
         from .runtime.session import is_connect
 
         if is_connect(spark):
             from .fs_client import ClientFS
 
             return ClientFS(uri)
-        return super().__new__(cls)
-
-    def __init__(self, spark, uri: str):
-        self.jvm, self.conf = _spark_jvm(spark)
-        self.path = self.jvm.org.apache.hadoop.fs.Path(str(uri))
-        try:
-            self.fs = self.path.getFileSystem(self.conf)
-        except Exception as error:  # py4j wraps the Java exception
-            raise StorageError(f"cannot open a file system for {uri!r}: {_java_message(error)}") from None
-
-    def exists(self) -> bool:
-        return bool(self.fs.exists(self.path))
-
-    def stamp(self) -> tuple:
-        files = self.fs.listFiles(self.path, True)
-        entries = []
-        while files.hasNext():
-            status = files.next()
-            entries.append((status.getPath().toString(), status.getLen(), status.getModificationTime()))
-        return tuple(sorted(entries))
-
-    def copy_to_local(self, local_dir: str) -> str:
-        target = os.path.join(local_dir, self.path.getName())
-        self.fs.copyToLocalFile(False, self.path, self.jvm.org.apache.hadoop.fs.Path(target), True)
-        return target
-
-    def copy_from_local(self, local_path: str) -> None:
-        self.fs.copyFromLocalFile(False, True, self.jvm.org.apache.hadoop.fs.Path(local_path), self.path)
-
-    def delete(self) -> None:
-        self.fs.delete(self.path, True)
-
-    def listdir(self) -> list:
-        if not self.fs.exists(self.path):
-            return []
-        return sorted(status.getPath().getName() for status in self.fs.listStatus(self.path))
-
-    def rename(self, target: str) -> None:
-        if not self.fs.rename(self.path, self.jvm.org.apache.hadoop.fs.Path(target)):
-            raise StorageError(f"could not rename {self.path.toString()!r} to {target!r}")
-
-    def write_text(self, text: str) -> None:
-        stream = self.fs.create(self.path, True)
-        try:
-            stream.write(bytearray(text.encode("utf-8")))
-        finally:
-            stream.close()
-
-    def read_text(self) -> str:
-        stream = self.fs.open(self.path)
-        try:
-            return str(self.jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
-        finally:
-            stream.close()
-
-    def qualified(self) -> str:
-        return str(self.fs.makeQualified(self.path).toString())
+    if kind == "file":
+        return LocalFS(urlparse(str(uri)).path)
+    if kind == "":
+        return LocalFS(uri) if spark is None or _default_fs_is_local(spark) else HadoopFS(spark, uri)
+    if spark is not None:
+        return HadoopFS(spark, uri)
+    if kind in WEBHDFS_SCHEMES:
+        return WebHDFS(uri)
+    raise StorageError(f"{uri!r} needs a SparkSession (its {kind}: file system is reached through Spark's "
+                       f"Hadoop libraries); pass spark=..., or use a local, hdfs:// or webhdfs:// path")
 
 
-def _java_message(error) -> str:
-    java = getattr(error, "java_exception", None)
-    return str(java.toString()) if java is not None else str(error)
+def absolute(uri: str, spark=None) -> str:
+    """`uri` with the scheme and authority Spark would read it from: a path without a scheme under a
+    non-local `fs.defaultFS` becomes hdfs://namenode/...; every other URI is returned as it is."""
+    found = backend(uri, spark) if scheme(uri) == "" and spark is not None else None
+    return found.qualified() if isinstance(found, HadoopFS) else str(uri)
 
 
-def _webhdfs_client(uri: str):
-    try:
-        from hdfs import InsecureClient
-    except ImportError:
-        raise StorageError(f"reading {uri!r} without a SparkSession needs the [hdfs] extra: "
-                           f"pip install 'sparkdl-tf[hdfs]'") from None
-    parsed = urlparse(uri)
-    url = os.environ.get("SPARKDL_WEBHDFS_URL") or f"http://{parsed.netloc}"
-    return InsecureClient(url, user=os.environ.get("HADOOP_USER_NAME")), parsed.path
-
-
-def _local(uri: str) -> Optional[str]:
-    """The absolute local path for a path without a scheme, else None."""
-    if scheme(uri) == "":
-        return os.path.abspath(os.path.expanduser(str(uri)))
-    return None
+def _existing(uri: str, spark):
+    found = backend(uri, spark)
+    if not found.exists():
+        raise StorageError(f"{uri!r} does not exist")
+    return found
 
 
 def exists(uri: str, spark=None) -> bool:
     """Whether `uri` exists (driver side)."""
-    local = _local(uri)
-    if local is not None:
-        return os.path.exists(local)
-    if spark is not None:
-        return _HadoopFS(spark, uri).exists()
-    if scheme(uri) == "file":
-        return os.path.exists(urlparse(uri).path)
-    client, path = _webhdfs_client(uri)
-    return client.status(path, strict=False) is not None
-
-
-def _plain_local(uri: str, spark) -> Optional[str]:
-    """The local path Python reads directly: no scheme, or file: without a SparkSession."""
-    return _local(uri) or (urlparse(uri).path if spark is None and scheme(uri) == "file" else None)
+    return backend(uri, spark).exists()
 
 
 def stamp(uri: str, spark=None) -> tuple:
     """Sizes and modification times of the files under `uri`: changes when the content does."""
-    local = _plain_local(uri, spark)
-    if local is not None:
-        if not os.path.exists(local):
-            raise StorageError(f"{uri!r} does not exist")
-        files = [local] if os.path.isfile(local) else sorted(str(p) for p in Path(local).rglob("*") if p.is_file())
-        return tuple((f, os.path.getsize(f), os.path.getmtime(f)) for f in files)
-    if spark is not None:
-        hadoop = _HadoopFS(spark, uri)
-        if not hadoop.exists():
-            raise StorageError(f"{uri!r} does not exist")
-        return hadoop.stamp()
-    client, path = _webhdfs_client(uri)
-    status = client.status(path, strict=False)
-    if status is None:
-        raise StorageError(f"{uri!r} does not exist")
-    return (uri, status.get("modificationTime"), status.get("length"))
+    return _existing(uri, spark).stamp()
 
 
 def localize(uri: str, spark=None) -> str:
     """Make `uri` readable as a local path; remote files are copied into a fresh temporary directory."""
-    local = _plain_local(uri, spark)
-    if local is not None:
-        if not os.path.exists(local):
-            raise StorageError(f"{uri!r} does not exist")
-        return local
-    target_dir = tempfile.mkdtemp(prefix="sparkdl-model-")
-    if spark is not None:
-        hadoop = _HadoopFS(spark, uri)
-        if not hadoop.exists():
-            raise StorageError(f"{uri!r} does not exist")
-        return hadoop.copy_to_local(target_dir)
-    client, path = _webhdfs_client(uri)
-    if client.status(path, strict=False) is None:
-        raise StorageError(f"{uri!r} does not exist")
-    target = os.path.join(target_dir, os.path.basename(path.rstrip("/")))
-    client.download(path, target)
-    return target
+    found = _existing(uri, spark)
+    if isinstance(found, LocalFS) or type(getattr(found, "fs", None)).__name__ == "LocalFileSystem":
+        return found.path  # a local file (on Spark Connect: pyarrow's local file system) is read where it is
+    return found.copy_to_local(tempfile.mkdtemp(prefix="sparkdl-model-"))
 
 
 def delete(uri: str, spark=None) -> None:
     """Remove a file or directory tree if it exists (driver side)."""
-    local = _local(uri)
-    if local is not None:
-        if os.path.isdir(local):
-            shutil.rmtree(local, ignore_errors=True)
-        elif os.path.exists(local):
-            os.remove(local)
-        return
-    if spark is None:
-        raise StorageError(f"deleting {uri!r} needs a SparkSession")
-    _HadoopFS(spark, uri).delete()
+    backend(uri, spark).delete()
 
 
 def upload(local_path: str, uri: str, spark=None) -> None:
     """Copy a local file or directory to `uri` (replacing it)."""
-    local = _local(uri)
-    if local is not None:
-        delete(local)
-        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
-        (shutil.copytree if os.path.isdir(local_path) else shutil.copyfile)(local_path, local)
-        return
-    if spark is None:
-        raise StorageError(f"writing {uri!r} needs a SparkSession")
-    _HadoopFS(spark, uri).copy_from_local(local_path)
+    backend(uri, spark).copy_from_local(local_path)
 
 
 def listdir(uri: str, spark=None) -> list:
     """Names of the entries in directory `uri` (empty when it does not exist)."""
-    local = _local(uri)
-    if local is not None:
-        return sorted(os.listdir(local)) if os.path.isdir(local) else []
-    if spark is None:
-        raise StorageError(f"listing {uri!r} needs a SparkSession")
-    return _HadoopFS(spark, uri).listdir()
+    return backend(uri, spark).listdir()
 
 
 def rename(uri: str, target: str, spark=None) -> None:
     """Move `uri` to `target` on the same file system (atomic on HDFS and local disks)."""
-    local = _local(uri)
-    if local is not None:
-        os.rename(local, _local(target) or target)
-        return
-    if spark is None:
-        raise StorageError(f"renaming {uri!r} needs a SparkSession")
-    _HadoopFS(spark, uri).rename(target)
+    backend(uri, spark).rename(target)
 
 
 def join(uri: str, *names: str) -> str:
@@ -238,36 +115,19 @@ def join(uri: str, *names: str) -> str:
 
 def write_text(uri: str, text: str, spark=None) -> None:
     """Write a small text file (a summary, a history) to `uri`."""
-    local = _local(uri)
-    if local is not None:
-        os.makedirs(os.path.dirname(local) or ".", exist_ok=True)
-        Path(local).write_text(text)
-        return
-    if spark is None:
-        raise StorageError(f"writing {uri!r} needs a SparkSession")
-    _HadoopFS(spark, uri).write_text(text)
+    backend(uri, spark).write_text(text)
 
 
 def read_text(uri: str, spark=None) -> str:
     """Read a small text file (a query's identity) from `uri`."""
-    local = _plain_local(uri, spark)
-    if local is not None:
-        return Path(local).read_text()
-    if spark is None:
-        raise StorageError(f"reading {uri!r} needs a SparkSession")
-    return _HadoopFS(spark, uri).read_text()
+    return backend(uri, spark).read_text()
 
 
 def qualify(uri: str, spark=None) -> str:
     """`uri` as one canonical string (scheme, authority, absolute path without '.', '..', doubled or
     trailing '/'; local paths through symlinks), so two spellings of one location compare equal."""
-    local = _local(uri) or (urlparse(str(uri)).path if scheme(uri) == "file" else None)
-    if local is not None:
-        return "file://" + os.path.realpath(local)
-    if spark is not None:
-        return _HadoopFS(spark, uri).qualified()
-    parsed = urlparse(str(uri))
-    return f"{parsed.scheme}://{parsed.netloc}{posixpath.normpath(parsed.path or '/')}"
+    found = backend(uri, spark) if spark is not None or scheme(uri) in ("", "file") else None
+    return found.qualified() if found is not None else normalized(uri)
 
 
 def _first_missing(uri: str, spark) -> Optional[str]:
@@ -293,7 +153,7 @@ def check_writable(uri: str, what: str, spark=None) -> None:
         write_text(marker, "", spark)
         delete(marker, spark)
     except Exception as error:  # OSError here, a py4j-wrapped IOException via Hadoop
-        reason = " ".join(_java_message(error).split())[:300]
+        reason = " ".join(java_message(error).split())[:300]
         raise StorageError(f"{what} {uri!r} is not writable ({reason}); fix its permissions or free space, "
                            f"or choose another path") from None
     finally:
