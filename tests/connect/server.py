@@ -6,25 +6,12 @@ model ...`), which is how the tests count model loads on Connect.
 """
 import contextlib
 import os
-import socket
-import subprocess
-import time
 from pathlib import Path
 
-from tests.integration.sparkproc import SPARK_HOME, _kill_group, free_port, spark_env
+from tests.integration.sparkproc import SPARK_HOME, free_port, spark_env
+from tests.services.proc import start, stop, wait_for_port
 
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the Spark Connect server exited during start-up:\n{log.read_text()[-3000:]}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.5)
-    raise TimeoutError(f"the Spark Connect server did not listen on port {port} within {timeout}s")
 
 
 @contextlib.contextmanager
@@ -35,14 +22,12 @@ def connect_server(log: Path):
                "--conf", "spark.ui.enabled=false", "--conf", "spark.sql.shuffle.partitions=2",
                "--conf", "spark.connect.grpc.binding.address=127.0.0.1",
                "--conf", f"spark.connect.grpc.binding.port={port}"]
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=spark_env(),
-                                   start_new_session=True)
+    process = start(command, log, env=spark_env())
     try:
-        _wait_for_port(port, process, log)
+        wait_for_port(port, process, log, timeout=180)
         yield f"sc://127.0.0.1:{port}"
     finally:
-        _kill_group(process)
+        stop(process)
 
 
 @contextlib.contextmanager
