@@ -4,13 +4,13 @@
 # MAGIC Score a Spark DataFrame with a Keras model: `sparkdl.predict`, the `TFTransformer` in a Spark ML
 # MAGIC Pipeline (saved and loaded), the model as a SQL function, and a look at throughput.
 # MAGIC
-# MAGIC On Databricks, install the wheel first (upload `dist/sparkdl-*.whl` to DBFS or a volume and fix
+# MAGIC On Databricks, install the wheel first (upload `dist/sparkdl_tf-*.whl` to DBFS or a volume and fix
 # MAGIC the path below); outside Databricks run this file with `python scripts/run_notebook.py`, which
 # MAGIC skips the `%pip` cell.
 
 # COMMAND ----------
 
-# MAGIC %pip install /dbfs/FileStore/wheels/sparkdl-0.1.0-py3-none-any.whl
+# MAGIC %pip install /Volumes/main/ml/libs/sparkdl_tf-0.1.0-py3-none-any.whl
 
 # COMMAND ----------
 

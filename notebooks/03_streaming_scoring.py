@@ -11,7 +11,7 @@
 
 # COMMAND ----------
 
-# MAGIC %pip install /dbfs/FileStore/wheels/sparkdl-0.1.0-py3-none-any.whl confluent-kafka
+# MAGIC %pip install /Volumes/main/ml/libs/sparkdl_tf-0.1.0-py3-none-any.whl confluent-kafka
 
 # COMMAND ----------
 

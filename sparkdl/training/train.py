@@ -27,6 +27,7 @@ retried task. The round loop itself is `loop.TrainingRun`.
 from __future__ import annotations
 
 from ..runtime.jobinfo import described
+from ..runtime.session import require_classic
 from . import progress
 from . import resume as resuming
 from .callbacks import KerasCallbacks
@@ -65,6 +66,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     from ..tf import keras_objects
 
     spark = df.sparkSession
+    require_classic(spark, "sparkdl.train", "score on Spark Connect with predict, train on a classic session")
     config = TrainConfig(features=features, label=label, loss=loss, epochs=epochs, batch_size=batch_size, mode=mode,
                          local_steps=local_steps, metrics=metrics, checkpoint_every=checkpoint_every,
                          partitions=partitions or spark.sparkContext.defaultParallelism)

@@ -4,7 +4,6 @@ import time
 
 import numpy as np
 import pytest
-from pyspark.errors import PySparkAttributeError
 
 import sparkdl
 from sparkdl import ConfigError
@@ -87,8 +86,6 @@ def test_a_model_too_large_for_the_plan_is_read_by_the_executors_from_its_path(c
     np.testing.assert_allclose(_predictions(rows), model(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.xfail(raises=PySparkAttributeError, strict=True,
-                   reason="sparkdl/training/train.py must call runtime.session.require_classic first")
 def test_training_on_connect_is_a_config_error(connect, mlp):
     _, keras_path, _ = mlp
     df = connect.createDataFrame([([0.0] * 8, 1)], "features array<float>, label int")
