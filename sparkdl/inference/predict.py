@@ -11,6 +11,7 @@ from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import SchemaError, reading_model
+from ..runtime.jobinfo import described
 from ..runtime.load_options import DEFAULT, LoadOptions, load_options
 from ..runtime.models import resolve_model
 from ..runtime.schema import (
@@ -129,5 +130,6 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
     plan, schema = plan_scoring(df, model, config, keep, load_options(custom_objects, imports, signature))
     df, plan = with_vector_arrays(df, plan)
     if not df.isStreaming:
-        check_first_row(df, plan)
+        with described(df.sparkSession, f"sparkdl predict: model {plan.model.fingerprint[:4]}… ({plan.model.kind})"):
+            check_first_row(df, plan)
     return map_in_arrow(_sent_columns(df, plan), score_batches(plan), schema)
