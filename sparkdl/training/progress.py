@@ -110,8 +110,8 @@ class Progress(TrainingHook):
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
         elif done % self.every == 0 and done < self.run.rounds_per_epoch:
-            log.info("sparkdl: epoch %d/%d: round %d/%d loss=%.4f", epoch + 1, self.run.config.epochs, done,
-                     self.run.rounds_per_epoch, logs["loss"])
+            log.info("sparkdl: progress: round %d/%d of epoch %d/%d, loss=%.4f", done, self.run.rounds_per_epoch,
+                     epoch + 1, self.run.config.epochs, logs["loss"])
         if done < self.run.rounds_per_epoch:
             self.describe_round(epoch, done)
 
