@@ -252,6 +252,7 @@ def measure(kind: str, rows: int, tuned: bool, rounds: int, only=None, warm_rows
     result = {"model": kind, "rows": rows, "rounds": runs}
     for label in runs[0]:
         result[label] = statistics.median(run[label] for run in runs)
+    result["a peak MB"] = runs[0]["a peak MB"]  # later rounds' figure includes the Spark driver's work
     for name, (top, bottom) in RATIOS.items():
         if top in runs[0] and bottom in runs[0]:
             per_round = [run[top] / run[bottom] for run in runs]
