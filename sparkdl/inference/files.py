@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 from pyspark.sql import types as T
 
+from .. import fs
 from ..config import PredictConfig
 from ..errors import ConfigError, SchemaError, raised_on_executor
 from ..runtime.models import model_loads
@@ -97,8 +98,9 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
                 outputs=None, keep=None, batch_size=None, overwrite=False, **options) -> dict:
     """Score files with a TensorFlow model: Spark schedules the tasks, pyarrow reads and writes (driver).
 
-    input: a file or directory (file:, plain path, s3a:, gs:, hdfs: with libhdfs, dbfs:/); files
-        whose names start with '_' or '.' are skipped. input_format: parquet, orc, csv, json, arrow.
+    input: a file or directory (file:, s3a:, gs:, hdfs: with libhdfs, dbfs:/; a path without a
+        scheme lies under Spark's fs.defaultFS); names starting with '_' or '.' are skipped.
+        input_format: parquet, orc, csv, json, arrow.
     output: a directory that gets one Parquet (or ORC) file per task and _SUCCESS, written only when
         the whole job succeeded; it must not exist unless overwrite=True (replaced after success).
     inputs, outputs, batch_size, keep: as `predict`. keep=['id'] writes only `id` and the predictions.
@@ -111,6 +113,7 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     """
     started = time.perf_counter()
     require_classic(spark, "score_files", "use predict() on a DataFrame instead")
+    input, output = fs.absolute(str(input), spark), fs.absolute(str(output), spark)  # paths under fs.defaultFS
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
     read_options = ReadOptions.of(input_format, options)
     committer = JobCommitter(output, overwrite, check_output_format(output_format))
