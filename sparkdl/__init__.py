@@ -27,13 +27,14 @@ from .errors import (  # noqa: E402
     SparkDLError,
     StorageError,
     TensorError,
+    TrainingCancelledError,
 )
 
 __all__ = [
     "__version__", "predict", "score_files", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
     "KerasEstimator", "score_stream", "KafkaSource", "FileSource", "ParquetSink", "KafkaSink", "ConsoleSink",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
-    "SchemaError", "TensorError", "StorageError", "SourceUnavailableError",
+    "SchemaError", "TensorError", "StorageError", "SourceUnavailableError", "TrainingCancelledError",
 ]
 
 _LAZY = {

@@ -9,8 +9,9 @@
     ├── TensorError                   a row's values cannot become a tensor (nulls, ragged rows);
     │                                 raised on executors, surfaces inside Spark's task error
     ├── StorageError                  a path is missing, exists already, is not writable or is unreachable
-    └── SourceUnavailableError        a stream's Kafka broker (source or sink) or topic cannot be reached
-                                      at start
+    ├── SourceUnavailableError        a stream's Kafka broker (source or sink) or topic cannot be reached
+    │                                 at start
+    └── TrainingCancelledError        a `train` run's Spark job group was cancelled (during the run)
 
 Every message names the value seen and how to fix it.
 """
@@ -59,6 +60,10 @@ class StorageError(SparkDLError, OSError):
 
 class SourceUnavailableError(SparkDLError, ConnectionError):
     """A stream's Kafka broker (of its source or its sink) or topic cannot be reached when it starts."""
+
+
+class TrainingCancelledError(SparkDLError):
+    """A `train` run's job group was cancelled; its last checkpoint (if any) is left for a resume."""
 
 
 @contextmanager

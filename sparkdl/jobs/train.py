@@ -5,7 +5,9 @@ Trains a Keras model with sparkdl.train, writes it to --output (.keras) with <na
 beside it, and prints a one-line JSON summary. Logs one line per epoch (loss, metrics, samples/s,
 ETA). With --checkpoint-dir, rerunning the same command after a failure resumes from the last
 checkpoint; a rerun with other settings (--batch-size, --mode, another model, ...) fails with
-ConfigError naming them, unless --resume force. Bad input: `ErrorType: message`, exit code 2.
+ConfigError naming them, unless --resume force. Bad input: `ErrorType: message`, exit code 2, found
+before any Spark job: a bad --optimizer (name or JSON), an unwritable --checkpoint-dir or --output
+directory, a damaged --model file (ModelFormatError).
 """
 import argparse
 import importlib
@@ -14,7 +16,7 @@ import json
 import time
 
 from sparkdl import _cli, fs
-from sparkdl.errors import ConfigError
+from sparkdl.errors import ConfigError, StorageError
 
 RESUME = {"true": True, "false": False, "force": "force"}  # --resume -> train(resume=...)
 
@@ -70,19 +72,47 @@ def load_model_fn(spec: str):
         raise ConfigError(f"--model-fn {spec!r} cannot be loaded: {error}") from None
 
 
+OPTIMIZER_EXAMPLE = '{"class_name": "SGD", "config": {"learning_rate": 0.1}}'
+
+
 def _optimizer(args):
+    """The Keras optimizer of --optimizer (a name or a JSON config) and --learning-rate; ConfigError
+    naming the flag, the value and the fix for bad JSON, an unknown optimizer or a bad rate."""
     from sparkdl.tf import keras_objects
 
-    if args.optimizer.lstrip().startswith("{"):
-        return keras_objects.optimizer(json.loads(args.optimizer))
-    optimizer = keras_objects.optimizer(args.optimizer)
+    text = args.optimizer.strip()
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise ConfigError(f"--learning-rate must be a number > 0, got {args.learning_rate!r}")
+    spec = text
+    if text.startswith(("{", "[", '"')):
+        try:
+            spec = json.loads(text)
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"--optimizer {args.optimizer!r} is not valid JSON ({error.msg} at character "
+                              f"{error.pos}); pass a Keras optimizer name such as adam, or a config such as "
+                              f"--optimizer '{OPTIMIZER_EXAMPLE}'") from None
+        if not isinstance(spec, dict):
+            raise ConfigError(f"--optimizer {args.optimizer!r} is JSON but not an object; pass a Keras optimizer "
+                              f"name such as adam, or a config such as --optimizer '{OPTIMIZER_EXAMPLE}'")
+    try:
+        optimizer = keras_objects.optimizer(spec)
+    except ConfigError as error:
+        raise ConfigError(f"--optimizer: {error}") from None
     if args.learning_rate is not None:
         optimizer.learning_rate = args.learning_rate
     return optimizer
 
 
+def _claim_output(spark, args) -> None:
+    """Before any work: --output is new (or --overwrite) and its directory writable (a marker is made and deleted)."""
+    if fs.exists(args.output, spark) and not args.overwrite:
+        raise StorageError(f"--output {args.output!r} already exists; choose a new path or pass --overwrite")
+    fs.check_writable(fs.sibling(args.output, "staging"), "the directory of --output", spark)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    optimizer = _optimizer(args)  # flags first: a bad --optimizer fails before Spark starts
     if args.mlflow_experiment:
         from sparkdl.runtime.mlflow_models import require_mlflow
 
@@ -92,14 +122,13 @@ def main(argv=None) -> dict:
     spark = _cli.session("sparkdl-train")
     import sparkdl
 
-    if fs.exists(args.output, spark) and not args.overwrite:
-        raise sparkdl.StorageError(f"--output {args.output!r} already exists; choose a new path or pass --overwrite")
+    _claim_output(spark, args)
     model = load_model_fn(args.model_fn) if args.model_fn else args.model
     df = _cli.read_table(spark, args.input, args.input_format)
     validation = _cli.read_table(spark, args.validation, args.input_format) if args.validation else None
     started = time.perf_counter()
     result = sparkdl.train(df, model, features=args.features, label=args.label, loss=args.loss,
-                           optimizer=_optimizer(args), epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,
+                           optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,
                            local_steps=args.local_steps, metrics=[m for m in args.metrics.split(",") if m],
                            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                            resume=RESUME.get(args.resume), validation_df=validation, partitions=args.partitions,

@@ -11,7 +11,7 @@ from pyspark.sql import types as T
 
 from .. import fs
 from ..config import positive_int
-from ..errors import ConfigError, ModelFormatError, SchemaError
+from ..errors import ConfigError, ModelFormatError, SchemaError, reading_model
 from ..model_archive import KERAS, pack
 from ..runtime import mlflow_models
 from ..runtime.schema import check_column, unwrap_arrays
@@ -117,11 +117,12 @@ def resolve_keras_model(model, spark):
         return model, pack(local)
     if isinstance(model, (str, os.PathLike)):
         local = mlflow_models.localize(model) if mlflow_models.is_mlflow_uri(model) else fs.localize(str(model), spark)
-        archive = pack(local)
-        if archive.kind != KERAS:
-            raise ModelFormatError(f"training needs a Keras model (a keras.Model or a .keras file), got the "
-                                   f"SavedModel {model!r}; SavedModels can be scored but not trained")
-        return keras_objects.load(local), archive
+        with reading_model(model):  # a damaged .keras file: ModelFormatError with the fix, not Keras' error
+            archive = pack(local)
+            if archive.kind != KERAS:
+                raise ModelFormatError(f"training needs a Keras model (a keras.Model or a .keras file), got the "
+                                       f"SavedModel {model!r}; SavedModels can be scored but not trained")
+            return keras_objects.load(local), archive
     raise ConfigError(f"model must be a keras.Model or the path of a .keras file, got {type(model).__name__}")
 
 

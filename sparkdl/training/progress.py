@@ -16,7 +16,7 @@ import contextlib
 import logging
 import sys
 
-from ..errors import SparkDLError
+from ..errors import TrainingCancelledError  # noqa: F401  (re-exported: sparkdl.training.progress)
 from ..runtime.jobinfo import describe
 from .callbacks import TrainingHook
 
@@ -24,10 +24,6 @@ log = logging.getLogger(__name__)
 FORMAT = "%(asctime)s %(levelname)s %(message)s"  # messages start with "sparkdl: "
 GROUP = "spark.jobGroup.id"
 _cancelled = set()  # job groups cancel() was called for (driver process)
-
-
-class TrainingCancelledError(SparkDLError):
-    """The run's job group was cancelled; its last checkpoint (if any) is left for a resume."""
 
 
 def ensure_handler() -> None:

@@ -26,8 +26,14 @@ retried task. The round loop itself is `loop.TrainingRun`.
 """
 from __future__ import annotations
 
+import contextlib
+import os
+
+from .. import fs
+from ..errors import ConfigError
 from ..runtime.jobinfo import described
 from ..runtime.session import require_classic
+from . import checkpoint as ckpt
 from . import progress
 from . import resume as resuming
 from .callbacks import KerasCallbacks
@@ -70,6 +76,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     config = TrainConfig(features=features, label=label, loss=loss, epochs=epochs, batch_size=batch_size, mode=mode,
                          local_steps=local_steps, metrics=metrics, checkpoint_every=checkpoint_every,
                          partitions=partitions or spark.sparkContext.defaultParallelism)
+    claim_checkpoint_dir(checkpoint_dir, spark)
     progress.ensure_handler()
     tracking = tracking_hook(mlflow, register_as)
     hooks = [progress.Progress(spark), *([KerasCallbacks(callbacks)] if callbacks else []),
@@ -90,8 +97,25 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
         run = TrainingRun(spark, config, keras_model, optimizer_obj, data, columns, settings,
                           checkpoint_dir=checkpoint_dir, validation_df=validation_df, hooks=hooks, job_group=job_group)
         history = run.run(archive, checkpoint)
+    except BaseException:
+        with contextlib.suppress(Exception):  # the first error is the one to see
+            ckpt.discard_partial(checkpoint_dir, spark)
+        raise
     finally:
         data.release()
     return TrainResult(model=keras_model, history=history, checkpoint_dir=checkpoint_dir,
                        mlflow_run_id=tracking.run_id if tracking else None,
                        mlflow_model_uri=tracking.model_uri if tracking else None)
+
+
+def claim_checkpoint_dir(checkpoint_dir, spark) -> None:
+    """Before any job: `checkpoint_dir` must be writable (a marker file is created and deleted, so an
+    unwritable, read-only or full directory fails now, not after an epoch); the partial `_tmp-ckpt-*`
+    copies a killed run left there are deleted."""
+    if checkpoint_dir is None:
+        return
+    if not isinstance(checkpoint_dir, (str, os.PathLike)) or not str(checkpoint_dir):
+        raise ConfigError(f"checkpoint_dir must be a path or URI (hdfs://..., s3a://..., /local/dir), got "
+                          f"{checkpoint_dir!r}")
+    fs.check_writable(str(checkpoint_dir), "checkpoint_dir", spark)
+    ckpt.discard_partial(str(checkpoint_dir), spark)
