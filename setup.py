@@ -50,6 +50,8 @@ setup(
             "pytest>=8",
             "pytest-timeout>=2.3",
             "matplotlib>=3.7",  # the notebooks save their plots; tests/notebooks checks them
+            "pillow>=10",  # tests and bench/images.py write real JPEG/PNG/GIF/BMP files (and decode them the PIL way)
+            "scikit-learn>=1.3",  # its two sample photos (china.jpg, flower.jpg) for image scoring tests
         ],
     },
     classifiers=["Programming Language :: Python :: 3", "Topic :: Scientific/Engineering :: Artificial Intelligence"],

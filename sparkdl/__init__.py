@@ -3,7 +3,8 @@
 Public API (importing sparkdl does not import TensorFlow; executors import it when they load a
 model):
 
-    predict(df, model, *, inputs=None, outputs=None, batch_size=None, keep=None) -> DataFrame
+    predict(df, model, *, inputs=None, outputs=None, batch_size=None, keep=None, on_error="raise") -> DataFrame
+    image(column, *, size, channels=3, scale=1/255, offset=0.0)         an image column as a model input
     score_files(spark, model, input, output, *, input_format="parquet", keep=None, ...) -> dict
         files -> pyarrow -> model -> Parquet, scheduled by Spark, committed Hadoop-style
     TFTransformer(model=..., inputs=..., outputs=..., batchSize=...)    Spark ML stage
@@ -31,7 +32,7 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "__version__", "predict", "score_files", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
+    "__version__", "predict", "image", "score_files", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
     "KerasEstimator", "score_stream", "KafkaSource", "FileSource", "ParquetSink", "KafkaSink", "ConsoleSink",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
     "SchemaError", "TensorError", "StorageError", "SourceUnavailableError", "TrainingCancelledError",
@@ -39,6 +40,7 @@ __all__ = [
 
 _LAZY = {
     "predict": ("sparkdl.inference.predict", "predict"),
+    "image": ("sparkdl.images", "image"),
     "score_files": ("sparkdl.inference.files", "score_files"),
     "register_udf": ("sparkdl.inference.udf", "register_udf"),
     "model_loads": ("sparkdl.runtime.models", "model_loads"),

@@ -5,8 +5,10 @@ from dataclasses import dataclass
 from typing import Mapping, Optional, Tuple
 
 from .errors import ConfigError
+from .images import ImageInput
 
 Pairs = Tuple[Tuple[str, str], ...]
+ON_ERROR = ("raise", "null")  # what scoring does with a row that cannot become a tensor
 
 
 def parse_mapping(value, what: str) -> Optional[Pairs]:
@@ -31,9 +33,11 @@ def parse_mapping(value, what: str) -> Optional[Pairs]:
             f"{what} must be a non-empty dict of model tensor name -> column name, got {value!r}"
         )
     for name, column in value.items():
-        if not isinstance(name, str) or not isinstance(column, str) or not name or not column:
-            raise ConfigError(f"{what}: names and columns must be non-empty strings, got {name!r}: {column!r}")
-    reject_repeated_columns(list(value.values()), what)
+        if not isinstance(name, str) or not name or not (isinstance(column, ImageInput) and what == "inputs") and \
+                not (isinstance(column, str) and column):
+            raise ConfigError(f"{what}: names and columns must be non-empty strings (inputs also take "
+                              f"sparkdl.image(...)), got {name!r}: {column!r}")
+    reject_repeated_columns([getattr(column, "column", column) for column in value.values()], what)
     return tuple(sorted(value.items()))
 
 
@@ -55,18 +59,24 @@ def positive_int(value, what: str) -> int:
 class PredictConfig:
     """Options of `sparkdl.predict` and friends.
 
-    inputs:  model input name -> DataFrame column (None: match by name / the single tensor column)
+    inputs:  model input name -> DataFrame column or sparkdl.image(column, ...) (None: match by name /
+        the single tensor column)
     outputs: model output name -> new column (None: `prediction`, or one column per output)
     batch_size: rows per model call on the executors; None lets each Python worker time its first
         calls and keep the fastest size for the model and device (see sparkdl.tf.call_size)
+    on_error: "raise" (a row that cannot be scored fails the job, naming it) or "null" (it gets null
+        predictions and an `error` text; the other rows are scored)
     """
 
     inputs: Optional[Pairs] = None
     outputs: Optional[Pairs] = None
     batch_size: Optional[int] = None
+    on_error: str = "raise"
 
     def __post_init__(self):
         object.__setattr__(self, "inputs", parse_mapping(self.inputs, "inputs"))
         object.__setattr__(self, "outputs", parse_mapping(self.outputs, "outputs"))
         if self.batch_size is not None:
             positive_int(self.batch_size, "batch_size")
+        if self.on_error not in ON_ERROR:
+            raise ConfigError(f"on_error must be one of {ON_ERROR}, got {self.on_error!r}")

@@ -16,7 +16,7 @@ import pyarrow as pa
 from ..errors import TensorError
 from .arrow_fs import resolve
 from .commit import OutputJob, TaskAttempt
-from .executor import ScoringPlan, located, open_model, score_batch
+from .executor import ScoringPlan, bad_row_count, located, open_model, score_batch
 from .formats import MAX_BATCH_ROWS, ReadSpec, capped, open_writer, read_piece
 from .prefetch import prefetched
 from .splits import Piece, Split
@@ -63,7 +63,7 @@ def run_split(task: FileTask, split: Split) -> dict:
     started = time.perf_counter()
     model, device = open_model(task.plan)
     attempt = TaskAttempt(task.job, split.index)
-    rows, waited, writer = 0, 0.0, None
+    rows, bad_rows, waited, writer = 0, 0, 0.0, None
     with attempt.open() as stream, closing(prefetched(_batches(task, split), task.read.options.prefetch)) as batches:
         while True:
             asked = time.perf_counter()
@@ -75,12 +75,13 @@ def run_split(task: FileTask, split: Split) -> dict:
             writer = writer or open_writer(stream, scored.schema, task.output_format)
             writer.write_batch(scored)
             rows += batch.num_rows
+            bad_rows += bad_row_count(scored)
         if writer is None:  # nothing to read: an empty file with the output schema
             empty = pa.RecordBatch.from_pylist([], schema=task.read.projected)
             writer = open_writer(stream, score_batch(task.plan, model, device, empty).schema, task.output_format)
         writer.close()
     record = attempt.commit(rows)
-    record.update(seconds=time.perf_counter() - started, input_wait_seconds=waited)
+    record.update(seconds=time.perf_counter() - started, input_wait_seconds=waited, bad_rows=bad_rows)
     return record
 
 

@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 from .. import fs
 from ..config import PredictConfig
 from ..errors import ConfigError, SchemaError, raised_on_executor
+from ..runtime.load_options import load_options
 from ..runtime.models import model_loads
 from ..runtime.schema import spark_type
 from ..runtime.session import require_classic
@@ -95,7 +96,8 @@ def _run(spark, task: FileTask, splits, committer: JobCommitter):
 
 
 def score_files(spark, model, input, output, *, input_format="parquet", output_format="parquet", inputs=None,
-                outputs=None, keep=None, batch_size=None, overwrite=False, **options) -> dict:
+                outputs=None, keep=None, batch_size=None, on_error="raise", overwrite=False, custom_objects=None,
+                imports=None, signature=None, **options) -> dict:
     """Score files with a TensorFlow model: Spark schedules the tasks, pyarrow reads and writes (driver).
 
     input: a file or directory (file:, s3a:, gs:, hdfs: with libhdfs, dbfs:/; a path without a
@@ -103,25 +105,28 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
         input_format: parquet, orc, csv, json, arrow.
     output: a directory that gets one Parquet (or ORC) file per task and _SUCCESS, written only when
         the whole job succeeded; it must not exist unless overwrite=True (replaced after success).
-    inputs, outputs, batch_size, keep: as `predict`. keep=['id'] writes only `id` and the predictions.
+    inputs, outputs, batch_size, keep, on_error: as `predict`; with on_error="null" the summary's
+        `bad_rows` counts the rows written with null predictions and an `error` text. keep=['id']
+        writes only `id` and the predictions. custom_objects / imports / signature: as `predict`.
     options: csv `sep`, `header`, `quote`; `prefetch` (batches read ahead, 0: none), `batch_bytes`
         (Arrow bytes per batch), `split_bytes` (most bytes per task).
 
-    Returns {rows, seconds, rows_per_second, files, input_files, tasks, retried_tasks, model_loads,
+    Returns {rows, seconds, rows_per_second, bad_rows, files, input_files, tasks, retried_tasks, model_loads,
     output}. Raises a SparkDLError before any Spark job when the output exists, the input is
     missing, or the columns do not fit the model; a TensorError from a task after the job failed.
     """
     started = time.perf_counter()
     require_classic(spark, "score_files", "use predict() on a DataFrame instead")
     input, output = fs.absolute(str(input), spark), fs.absolute(str(output), spark)  # paths under fs.defaultFS
-    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
+    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size, on_error=on_error)
     read_options = ReadOptions.of(input_format, options)
     committer = JobCommitter(output, overwrite, check_output_format(output_format))
     filesystem, path = resolve(input)
     _check_apart(filesystem, path, committer, input, output)
     files = data_files(filesystem, path, str(input))
     schema = read_schema(filesystem, files, read_options)
-    plan, _ = plan_scoring(_Table(spark_schema(schema), spark), model, config, keep)
+    plan, _ = plan_scoring(_Table(spark_schema(schema), spark), model, config, keep,
+                           load_options(custom_objects, imports, signature))
     spec = ReadSpec(read_options, schema, _read_columns(schema, plan))
     splits = plan_splits(filesystem, files, spec, spark.sparkContext.defaultParallelism)
     loads = model_loads(spark)
@@ -129,7 +134,8 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     seconds = time.perf_counter() - started
     rows = sum(result["rows"] for result in results)
     summary = {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1),
-               "files": len(written), "input_files": len(files), "tasks": len(splits),
+               "bad_rows": sum(result["bad_rows"] for result in results), "files": len(written),
+               "input_files": len(files), "tasks": len(splits),
                "retried_tasks": sum(1 for result in results if result["attempt"] > 0),
                "input_wait_seconds": round(sum(result["input_wait_seconds"] for result in results), 3),
                "model_loads": model_loads(spark) - loads, "output": str(output)}

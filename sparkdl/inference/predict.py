@@ -11,6 +11,7 @@ from pyspark.sql import types as T
 
 from ..config import PredictConfig
 from ..errors import SchemaError, reading_model
+from ..images import ImageInput
 from ..runtime.jobinfo import described
 from ..runtime.load_options import DEFAULT, LoadOptions, load_options
 from ..runtime.models import resolve_model
@@ -25,7 +26,7 @@ from ..runtime.schema import (
 )
 from ..signature import TensorSpec
 from ..tensors import is_flat_feed
-from .executor import ScoringPlan, score_batches
+from .executor import ERROR_COLUMN, NULL_ON_ERROR, ScoringPlan, score_batches
 
 
 def plan_scoring(df: DataFrame, model, config: PredictConfig, keep=None, options: LoadOptions = DEFAULT):
@@ -36,8 +37,21 @@ def plan_scoring(df: DataFrame, model, config: PredictConfig, keep=None, options
         resolved = resolve_model(df.sparkSession, model, options)
     inputs = bind_inputs(df.schema, resolved.signature, config.inputs)
     outputs, fields = bind_outputs(T.StructType(kept_fields), resolved.signature, config.outputs)
-    plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=outputs, batch_size=config.batch_size, keep=kept)
+    if config.on_error == NULL_ON_ERROR:
+        fields = _nullable(kept_fields, fields)
+    images = tuple((name, value) for name, value in config.inputs or () if isinstance(value, ImageInput))
+    plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=outputs, batch_size=config.batch_size, keep=kept,
+                       images=images, on_error=config.on_error)
     return plan, T.StructType(kept_fields + fields)
+
+
+def _nullable(kept_fields: list, fields: list) -> list:
+    """The prediction fields for on_error="null": nullable, then the `error` text column."""
+    if ERROR_COLUMN in [field.name for field in kept_fields + fields]:
+        raise SchemaError(f"on_error='null' adds a column '{ERROR_COLUMN}', which the output already has; rename "
+                          f"that column, leave it out with keep=[...], or use on_error='raise'")
+    return [T.StructField(field.name, field.dataType, nullable=True) for field in fields] + \
+        [T.StructField(ERROR_COLUMN, T.StringType(), nullable=True)]
 
 
 def with_vector_arrays(df: DataFrame, plan: ScoringPlan):
@@ -91,7 +105,9 @@ def check_first_row(df: DataFrame, plan: ScoringPlan) -> None:
     Catches the common "64 features for a 32-feature model" mistake before the scoring job runs;
     later rows are checked on the executors as their batches arrive.
     """
-    checks = [check for spec, name in plan.inputs for check in _length_checks(df, spec, name)]
+    images = dict(plan.images)
+    checks = [check for spec, name in plan.inputs if spec.name not in images
+              for check in _length_checks(df, spec, name)]
     if not checks:
         return
     row = df.select(*[check.seen.alias(f"_len{i}") for i, check in enumerate(checks)]).head(1)
@@ -105,13 +121,13 @@ def check_first_row(df: DataFrame, plan: ScoringPlan) -> None:
 
 
 def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Optional[int] = None,
-            keep=None, custom_objects=None, imports=None, signature=None) -> DataFrame:
+            keep=None, on_error="raise", custom_objects=None, imports=None, signature=None) -> DataFrame:
     """Score `df` with a TensorFlow model; return `df`'s columns (or `keep`) plus the predictions.
 
     model: path or URI of a SavedModel directory or `.keras` / `.h5` file on any Hadoop file system
         (`file:`, `hdfs:`, `s3a:`, `dbfs:`, or a plain local path), or a keras.Model object. It is
         read and broadcast once, unpacked once per executor and loaded once per Python worker.
-    inputs: {model input name: column}. Default: columns named like the inputs, or, for a
+    inputs: {model input name: column or sparkdl.image(column, size=...)}. Default: columns named like the inputs, or, for a
         single-input model, the DataFrame's single array column.
     outputs: {model output name: new column}. Default: `prediction` for a single output,
         else one column per output, named like it.
@@ -119,6 +135,9 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
         first calls at 32 to 4096 rows and keeps the fastest size for this model and device.
     keep: the input columns to return, e.g. ['id']. Default: all. Large tensor columns left out
         are not sent back from Python (on the CNN benchmark: 1.9x the rows/s of keeping all).
+    on_error: "raise" (default): a row that cannot become a tensor (null, ragged, an undecodable
+        image, an integer too large for the input) fails the job, naming its partition and `keep`
+        values. "null": such rows get null predictions and an `error` column says why.
     custom_objects / imports / signature: loading options (sparkdl.runtime.load_options):
         {"Name": cls} for Keras, modules to import on the driver and every worker first, and
         the SavedModel signature key (default "serving_default").
@@ -126,10 +145,10 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
     Raises a SparkDLError subclass on the driver, before any scoring job, when the model cannot
     be read or the columns do not fit its signature. Works on streaming DataFrames too.
     """
-    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size)
+    config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size, on_error=on_error)
     plan, schema = plan_scoring(df, model, config, keep, load_options(custom_objects, imports, signature))
     df, plan = with_vector_arrays(df, plan)
-    if not df.isStreaming:
+    if not df.isStreaming and plan.on_error != NULL_ON_ERROR:  # with "null", a bad first row is just a bad row
         with described(df.sparkSession, f"sparkdl predict: model {plan.model.fingerprint[:4]}… ({plan.model.kind})"):
             check_first_row(df, plan)
     return map_in_arrow(_sent_columns(df, plan), score_batches(plan), schema)

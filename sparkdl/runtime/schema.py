@@ -16,6 +16,7 @@ from pyspark.sql import types as T
 
 from ..config import reject_repeated_columns
 from ..errors import ConfigError, SchemaError, TensorError
+from ..images import ImageInput, check_image
 from ..signature import ModelSignature, TensorSpec
 from ..tensors import STRING, check_cast, is_flat_feed, is_scalar_feed
 
@@ -158,12 +159,15 @@ def _reject_unknown_names(pairs, known: list, what: str) -> None:
 
 
 def bind_inputs(schema: T.StructType, signature: ModelSignature, inputs: Optional[tuple]):
-    """Return ((spec, column), ...) in signature order, or raise SchemaError."""
+    """Return ((spec, column), ...) in signature order, or raise SchemaError.
+
+    inputs: (model input, column or ImageInput) pairs; an ImageInput binds its column."""
     fields = {f.name: f for f in schema.fields}
     specs = {s.name: s for s in signature.inputs}
+    images = {name: value for name, value in inputs or () if isinstance(value, ImageInput)}
     if inputs is not None:
         _reject_unknown_names(inputs, signature.input_names(), "inputs")
-        chosen = dict(inputs)
+        chosen = {name: getattr(value, "column", value) for name, value in inputs}
     elif len(signature.inputs) == 1 and signature.inputs[0].name not in fields:
         tensor_columns = [f.name for f in schema.fields if _is_tensor_column(f)]
         if len(tensor_columns) != 1:
@@ -183,7 +187,10 @@ def bind_inputs(schema: T.StructType, signature: ModelSignature, inputs: Optiona
         if column not in fields:
             raise SchemaError(f"model input {spec.describe()} needs column '{column}', which the DataFrame does not "
                               f"have; its columns are {schema.names}. Pass inputs={{'{spec.name}': '<column>'}}")
-        check_column(spec, fields[column])
+        if spec.name in images:
+            check_image(spec, fields[column], images[spec.name])
+        else:
+            check_column(spec, fields[column])
         bound.append((spec, column))
     return tuple(bound)
 
