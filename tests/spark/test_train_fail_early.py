@@ -148,7 +148,7 @@ def test_job_fails_before_training_with_one_line_and_exit_2(spark, setup, capsys
     expected = {"checkpoint_dir": f"StorageError: checkpoint_dir '{root}/blocker/ckpt' is not writable (",
                 "output": "StorageError: the directory of --output",
                 "damaged_model": f"ModelFormatError: cannot read model '{damaged}': ValueError:",
-                "optimizer_json": "ConfigError: --optimizer '{\"class_name\": \"SGD\", \"config\": {' is not valid JSON"}
+                "optimizer_json": 'ConfigError: --optimizer \'{"class_name": "SGD", "config": {\' is not valid JSON'}
     assert code == _cli.EXIT_BAD_INPUT and err[-1].startswith(expected[case]), err
     assert "Traceback" not in "\n".join(err)
     assert not output.exists() and not (root / f"job-ckpt-{case}").exists()
