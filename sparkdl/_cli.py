@@ -53,6 +53,15 @@ def column_list(text: str) -> list:
     return names
 
 
+def add_loading_flags(parser, signature: bool = True) -> None:
+    """--import MODULE (repeatable) and --signature KEY: how a job loads its model (runtime.load_options)."""
+    parser.add_argument("--import", dest="imports", action="append", metavar="MODULE",
+                        help="import MODULE on the driver and every executor before loading the model (custom "
+                             "Keras layers shipped with --py-files); repeatable")
+    if signature:
+        parser.add_argument("--signature", help="SavedModel signature key to score (default serving_default)")
+
+
 def master_with_retries(master: Optional[str]) -> Optional[str]:
     """`local[N,4]` for a local master that never retries a task (`local`, `local[N]`, `local[*]`), else None."""
     match = _LOCAL_WITHOUT_RETRIES.fullmatch(master or "local[*]")

@@ -44,10 +44,7 @@ def parse_args(argv=None):
     parser.add_argument("--keep", type=_cli.column_list,
                         help="input columns to write with the predictions, e.g. id,ts (default: all)")
     parser.add_argument("--partitions", type=_cli.positive, help="repartition the input to N partitions")
-    parser.add_argument("--import", dest="imports", action="append", metavar="MODULE",
-                        help="import MODULE on the driver and every executor before loading the model (custom "
-                             "Keras layers shipped with --py-files); repeatable")
-    parser.add_argument("--signature", help="SavedModel signature key to score (default serving_default)")
+    _cli.add_loading_flags(parser)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace --output if it exists, once the new output is complete")
     parser.add_argument("--engine", choices=("auto", "arrow", "spark"), default="auto",

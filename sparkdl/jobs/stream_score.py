@@ -36,6 +36,7 @@ def parse_args(argv=None):
     parser.add_argument("--value-format", default="json", choices=("json", "tensor"))
     parser.add_argument("--schema", help="DDL of the JSON fields, e.g. 'id long, features array<float>'")
     parser.add_argument("--starting-offsets", default="earliest", choices=("earliest", "latest"))
+    _cli.add_loading_flags(parser)
     parser.add_argument("--inputs", help="model input=field pairs")
     parser.add_argument("--outputs", help="model output=column pairs")
     parser.add_argument("--batch-size", type=_cli.positive, default=None,
@@ -66,7 +67,8 @@ def main(argv=None) -> dict:
                                  checkpoint_location=args.checkpoint, inputs=args.inputs, outputs=args.outputs,
                                  trigger=args.trigger, max_records_per_trigger=args.max_records_per_trigger,
                                  available_now=args.available_now, batch_size=args.batch_size,
-                                 allow_model_change=args.allow_model_change)
+                                 allow_model_change=args.allow_model_change, imports=args.imports,
+                                 signature=args.signature)
     stopping = []
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.append(True))

@@ -26,6 +26,7 @@ def parse_args(argv=None):
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--model-fn", help="module:function (or file.py:function) returning a keras.Model")
     source.add_argument("--model", help="initial .keras model, any Hadoop URI")
+    _cli.add_loading_flags(parser, signature=False)
     parser.add_argument("--input", required=True, help="training table path")
     parser.add_argument("--input-format", default="parquet", choices=_cli.INPUT_FORMATS)
     parser.add_argument("--validation", help="validation table path (same format and columns)")
@@ -133,7 +134,7 @@ def main(argv=None) -> dict:
                            checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
                            resume=RESUME.get(args.resume), validation_df=validation, partitions=args.partitions,
                            shuffle=args.shuffle, seed=args.seed, mlflow=bool(args.mlflow_experiment),
-                           register_as=args.register_as)
+                           register_as=args.register_as, imports=args.imports)
     output = result.save(args.output, spark)
     last = result.history[-1] if result.history else {}
     return {"output": output, "epochs": len(result.history), "seconds": round(time.perf_counter() - started, 3),

@@ -73,6 +73,8 @@ def _normalized(values: dict) -> dict:
         values["resume"] = str(values["resume"]).strip().lower()
     if values.get("outputs") is not None:
         values["outputs"] = mapping_json(values["outputs"], "outputs")
+    if isinstance(values.get("imports"), str):
+        values["imports"] = [name.strip() for name in values["imports"].split(",") if name.strip()]
     return values
 
 
@@ -118,7 +120,7 @@ class KerasEstimator(Estimator, KerasEstimatorParams, MLWritable, MLReadable):
     KerasEstimator(model=keras_model_or_path, features="features", label="label",
                    loss="sparse_categorical_crossentropy", optimizer="adam", epochs=5, batchSize=1024,
                    mode="sync", validationFraction=0.1, outputPath="hdfs:///models/trained.keras",
-                   outputs={"output_0": "proba"})
+                   outputs={"output_0": "proba"}, imports=["my_layers"])
 
     Every `train()` setting is a camelCase param; `setParams` changes only the params it is given
     (None: back to the default) and values are checked when set. model, features, label and loss
@@ -130,7 +132,7 @@ class KerasEstimator(Estimator, KerasEstimatorParams, MLWritable, MLReadable):
     def __init__(self, *, model=None, features=None, label=None, loss=None, optimizer=None, epochs=None,
                  batchSize=None, mode=None, localSteps=None, metrics=None, checkpointDir=None,
                  checkpointEvery=None, resume=None, validationFraction=None, partitions=None, shuffle=None,
-                 seed=None, outputPath=None, outputs=None):
+                 seed=None, outputPath=None, outputs=None, imports=None):
         super().__init__()
         self._setDefault(**DEFAULTS)
         self.setParams(**self._input_kwargs)
@@ -139,7 +141,7 @@ class KerasEstimator(Estimator, KerasEstimatorParams, MLWritable, MLReadable):
     def setParams(self, *, model=None, features=None, label=None, loss=None, optimizer=None, epochs=None,
                   batchSize=None, mode=None, localSteps=None, metrics=None, checkpointDir=None,
                   checkpointEvery=None, resume=None, validationFraction=None, partitions=None, shuffle=None,
-                  seed=None, outputPath=None, outputs=None):
+                  seed=None, outputPath=None, outputs=None, imports=None):
         """Set the given params only (None: back to the default), after checking the result."""
         values = converted("KerasEstimator", self, _normalized(self._input_kwargs))
         state = merged(self, values)
@@ -161,7 +163,7 @@ class KerasEstimator(Estimator, KerasEstimatorParams, MLWritable, MLReadable):
         result = train(training_df, self.getModel(), validation_df=validation_df, **self._train_kwargs())
         target = self.getOutputPath() or os.path.join(tempfile.mkdtemp(prefix="sparkdl-fit-"), "model.keras")
         uri = result.save(target, dataset.sparkSession)
-        return TFTransformer(model=uri, outputs=self.getOutputs())
+        return TFTransformer(model=uri, outputs=self.getOutputs(), imports=self.getImports() or None)
 
     def _train_kwargs(self) -> dict:
         return dict(features=self.getFeatures(), label=self.getLabel(), loss=self.getLoss(),
@@ -169,7 +171,8 @@ class KerasEstimator(Estimator, KerasEstimatorParams, MLWritable, MLReadable):
                     batch_size=self.getBatchSize(), mode=self.getMode(), local_steps=self.getLocalSteps(),
                     metrics=self.getMetrics() or (), checkpoint_dir=self.getCheckpointDir() or None,
                     checkpoint_every=self.getCheckpointEvery(), resume=RESUME_VALUES[self.getResume()],
-                    partitions=self.getPartitions(), shuffle=self.getShuffle(), seed=self.getSeed())
+                    partitions=self.getPartitions(), shuffle=self.getShuffle(), seed=self.getSeed(),
+                    imports=self.getImports() or None)
 
     def write(self) -> MLWriter:
         return ModelCopyWriter(self)

@@ -12,7 +12,7 @@ RESUME_VALUES = {"": None, "true": True, "false": False, "force": "force"}
 REQUIRED = ("model", "features", "label", "loss")
 DEFAULTS = dict(optimizer="sgd", epochs=1, batchSize=256, mode="sync", localSteps=8, metrics="",
                 checkpointDir="", checkpointEvery=0, resume="", validationFraction=0.0, partitions=None,
-                shuffle=False, seed=0, outputPath="", outputs="")
+                shuffle=False, seed=0, outputPath="", outputs="", imports=[])
 
 
 def _param(name: str, doc: str, converter=TypeConverters.toString) -> Param:
@@ -46,6 +46,8 @@ class KerasEstimatorParams(Params):
                      TypeConverters.toBoolean)
     seed = _param("seed", "seed of the shuffle and of the validation split", TypeConverters.toInt)
     outputPath = _param("outputPath", "where to save the trained .keras model ('' for a local temporary file)")
+    imports = _param("imports", "modules imported on the driver and executors before the model loads (custom "
+                                "Keras layers); also set on the returned TFTransformer", TypeConverters.toListString)
     outputs = mapping_param("outputs", "JSON object: model output name -> prediction column of the "
                                        "returned TFTransformer (empty: automatic)")
 
@@ -131,6 +133,12 @@ class KerasEstimatorParams(Params):
 
     def setResume(self, value):
         return self.setParams(resume=value)
+
+    def getImports(self):
+        return self._get(self.imports)
+
+    def setImports(self, value):
+        return self.setParams(imports=value)
 
     def getValidationFraction(self):
         return self._get(self.validationFraction)

@@ -96,10 +96,10 @@ def model_loads(spark) -> Optional[int]:
     return load_counter(spark.sparkContext).value
 
 
-def ship_archive(sc, archive: ModelArchive) -> ModelRef:
+def ship_archive(sc, archive: ModelArchive, options: LoadOptions = DEFAULT) -> ModelRef:
     """Broadcast a packed model (driver side); the caller unpersists `ref.broadcast` when done."""
     return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name,
-                    broadcast=sc.broadcast(archive.data), loads=load_counter(sc))
+                    broadcast=sc.broadcast(archive.data), loads=load_counter(sc), options=options)
 
 
 def ship_for_connect(archive: ModelArchive, uri: str) -> ModelRef:

@@ -42,10 +42,15 @@ def on_device(device):
     return tf.device(device) if device else contextlib.nullcontext()
 
 
-def load(path: str, device=None):
-    """Load a .keras file without its compile state, its variables on `device`."""
+def load(path: str, device=None, options=None):
+    """Load a .keras (or .h5) file without its compile state, its variables on `device`, after
+    importing `options.imports` and with `options.custom_objects` (runtime.load_options)."""
+    from .keras_files import load_keras_file
+
+    if options is not None:
+        options.import_modules()
     with on_device(device):
-        return keras.models.load_model(path, compile=False)
+        return load_keras_file(path, options.objects() if options is not None else {})
 
 
 def optimizer(value):

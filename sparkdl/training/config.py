@@ -14,6 +14,7 @@ from ..config import positive_int
 from ..errors import ConfigError, ModelFormatError, SchemaError, reading_model
 from ..model_archive import KERAS, pack
 from ..runtime import mlflow_models
+from ..runtime.load_options import DEFAULT, LoadOptions
 from ..runtime.schema import check_column, unwrap_arrays
 from ..signature import TensorSpec
 
@@ -107,8 +108,9 @@ def _metric_specs(metrics) -> tuple:
     return specs
 
 
-def resolve_keras_model(model, spark):
-    """Return (Keras model on the driver, packed archive for executors) for a model or a path."""
+def resolve_keras_model(model, spark, options: LoadOptions = DEFAULT):
+    """Return (Keras model on the driver, packed archive for executors) for a model or a path, loaded
+    with `options` (custom objects, imports)."""
     from ..tf import keras_objects
 
     if keras_objects.is_model(model):
@@ -122,7 +124,7 @@ def resolve_keras_model(model, spark):
             if archive.kind != KERAS:
                 raise ModelFormatError(f"training needs a Keras model (a keras.Model or a .keras file), got the "
                                        f"SavedModel {model!r}; SavedModels can be scored but not trained")
-            return keras_objects.load(local), archive
+            return keras_objects.load(local, options=options), archive
     raise ConfigError(f"model must be a keras.Model or the path of a .keras file, got {type(model).__name__}")
 
 

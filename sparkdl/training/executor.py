@@ -36,13 +36,13 @@ def _trainer(spec: RoundSpec):
         from ..tf import keras_objects
         from ..tf.gradients import ShardTrainer
 
-        model = keras_objects.load(local_model_path(spec.model), placement.device)
+        model = keras_objects.load(local_model_path(spec.model), placement.device, spec.model.options)
         spec.model.loads.add(1)
         log.info("sparkdl: training model %s on %s with %d thread(s), pid %d", spec.model.fingerprint[:12],
                  placement.device or "the default device", placement.threads, os.getpid())
         return ShardTrainer(model, spec.loss, spec.metrics, device=placement.device)
 
-    key = ("train", spec.model.fingerprint, placement.device, repr((spec.loss, spec.metrics)))
+    key = ("train", spec.model.fingerprint, spec.model.options.key(), placement.device, repr((spec.loss, spec.metrics)))
     return cached_in_worker(key, build)
 
 

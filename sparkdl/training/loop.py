@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import TensorError
 from ..runtime.jobinfo import describe
+from ..runtime.load_options import DEFAULT, LoadOptions
 from ..runtime.models import ship_archive
 from . import checkpoint as ckpt
 from . import jobs, progress
@@ -56,15 +57,16 @@ class TrainingRun:
         self.hooks, self.last_checkpoint = list(hooks), None
         self.job_group = job_group or f"sparkdl-train-{self.run_id}"
 
-    def run(self, archive, checkpoint: ckpt.Checkpoint = None) -> list:
-        """Ship the model, store the shards, run the epochs from the checkpoint's position; the history."""
+    def run(self, archive, checkpoint: ckpt.Checkpoint = None, options: LoadOptions = DEFAULT) -> list:
+        """Ship the model (loaded on executors with `options`), store the shards, run the epochs from
+        the checkpoint's position; the history."""
         start_epoch, start_round = self._restore(checkpoint)
         if start_epoch >= self.config.epochs:  # the checkpoint's run already did every epoch
             return self.history
         self.last_checkpoint = (start_epoch, start_round) if checkpoint is not None else None
         log.info("sparkdl: training run %s: %d epoch(s) of %d rounds, Spark job group %r (sc.cancelJobGroup stops it)",
                  self.run_id, self.config.epochs, self.rounds_per_epoch, self.job_group)
-        self.ref = ship_archive(self.sc, archive)
+        self.ref = ship_archive(self.sc, archive, options)
         with progress.job_group(self.sc, self.job_group, f"sparkdl train: run {self.run_id}"):
             try:
                 self._run_epochs(start_epoch, start_round)

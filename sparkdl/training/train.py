@@ -32,6 +32,7 @@ import os
 from .. import fs
 from ..errors import ConfigError
 from ..runtime.jobinfo import described
+from ..runtime.load_options import load_options
 from ..runtime.session import require_classic
 from . import checkpoint as ckpt
 from . import progress
@@ -48,7 +49,7 @@ from .tracking import tracking_hook
 def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1, batch_size: int = 256,
           mode: str = SYNC, local_steps: int = 8, metrics=(), checkpoint_dir=None, checkpoint_every: int = 0,
           resume=None, validation_df=None, partitions=None, shuffle: bool = False, seed: int = 0, callbacks=(),
-          mlflow=None, register_as=None, job_group=None) -> TrainResult:
+          mlflow=None, register_as=None, job_group=None, custom_objects=None, imports=None) -> TrainResult:
     """Train a Keras model on a DataFrame with Spark; return a TrainResult.
 
     model: a Keras model, or the path/URI of a `.keras` file. features: a column or list of
@@ -68,6 +69,8 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     MLflow; a run id logs into that run; False never logs. register_as: also register the model.
     job_group: the Spark job group of the whole run (default sparkdl-train-<run id>, logged);
     sc.cancelJobGroup(group) stops it with TrainingCancelledError, leaving the last checkpoint.
+    custom_objects / imports: as `predict` ({"Name": cls}; modules with @register_keras_serializable
+    layers, imported on the driver and in every executor worker before the model loads).
     """
     from ..tf import keras_objects
 
@@ -81,7 +84,8 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     tracking = tracking_hook(mlflow, register_as)
     hooks = [progress.Progress(spark), *([KerasCallbacks(callbacks)] if callbacks else []),
              *([tracking] if tracking else [])]
-    keras_model, archive = resolve_keras_model(model, spark)
+    options = load_options(custom_objects, imports)
+    keras_model, archive = resolve_keras_model(model, spark, options)
     optimizer_obj = keras_objects.optimizer(optimizer)
     columns = bind_training_columns(df.schema, keras_model, config)
     if validation_df is not None:
@@ -96,7 +100,7 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     try:
         run = TrainingRun(spark, config, keras_model, optimizer_obj, data, columns, settings,
                           checkpoint_dir=checkpoint_dir, validation_df=validation_df, hooks=hooks, job_group=job_group)
-        history = run.run(archive, checkpoint)
+        history = run.run(archive, checkpoint, options)
     except BaseException:
         with contextlib.suppress(Exception):  # the first error is the one to see
             ckpt.discard_partial(checkpoint_dir, spark)

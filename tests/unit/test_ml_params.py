@@ -62,8 +62,9 @@ def test_estimator_set_params_changes_only_the_given_params():
 SETTINGS = dict(model="/models/other.keras", features=["a", "b"], label="y", loss="binary_crossentropy",
                 optimizer="adam", epochs=2, batchSize=64, mode="average", localSteps=4, metrics="accuracy",
                 checkpointDir="/tmp/ckpt", checkpointEvery=3, resume="force", validationFraction=0.2,
-                partitions=3, shuffle=True, seed=9, outputPath="/tmp/out.keras", outputs={"output_0": "p"})
-STORED = {**SETTINGS, "features": "a,b", "outputs": {"output_0": "p"}}
+                partitions=3, shuffle=True, seed=9, outputPath="/tmp/out.keras", outputs={"output_0": "p"},
+                imports="my_layers, more_layers")
+STORED = {**SETTINGS, "features": "a,b", "outputs": {"output_0": "p"}, "imports": ["my_layers", "more_layers"]}
 
 
 def test_estimator_getters_and_setters_cover_every_param():
