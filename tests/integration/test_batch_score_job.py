@@ -8,7 +8,7 @@ import pytest
 
 from sparkdl import examples
 from tests import models
-from tests.integration.sparkproc import spark_submit, standalone_cluster
+from tests.integration.sparkproc import spark_submit
 
 pytestmark = pytest.mark.slow
 
@@ -78,12 +78,11 @@ def test_existing_output_is_refused_unless_overwrite(job_inputs):
 
 
 @pytest.mark.cluster
-def test_job_on_a_standalone_cluster_loads_the_model_once_per_executor(job_inputs, tmp_path):
+def test_job_on_a_standalone_cluster_loads_the_model_once_per_executor(job_inputs, shared_cluster, tmp_path):
     root, keras_path, _, data, expected = job_inputs
     output = tmp_path / "scored"
-    with standalone_cluster(tmp_path, workers=2, cores=1) as master:
-        done = _score(["--model", keras_path, "--input", data, "--output", str(output), "--partitions", "6",
-                       "--outputs", "output_0=score", "--batch-size", "64"], master=master)
+    done = _score(["--model", keras_path, "--input", data, "--output", str(output), "--partitions", "6",
+                   "--outputs", "output_0=score", "--batch-size", "64"], master=shared_cluster.url)
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["rows"] == 500

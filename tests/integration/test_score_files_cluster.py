@@ -12,7 +12,7 @@ import pytest
 
 from sparkdl import examples
 from tests import models
-from tests.integration.sparkproc import ROOT, SPARK_HOME, spark_env, standalone_cluster
+from tests.integration.sparkproc import ROOT, SPARK_HOME, spark_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 ROWS = 12_000
@@ -56,20 +56,26 @@ def _kill_python_workers_mid_task(output: Path, job: subprocess.Popen, timeout: 
     return 0
 
 
-def test_a_python_worker_killed_mid_task_is_retried_and_each_row_is_written_once(tmp_path):
+def test_a_python_worker_killed_mid_task_is_retried_and_each_row_is_written_once(shared_cluster, tmp_path):
     model, keras_path, _ = models.save_both(models.mlp(8, 3), tmp_path / "mlp")
     table = examples.features_table(ROWS, (8,), seed=11, column="x")
     data = examples.write_parquet(table, tmp_path / "in", files=4)
     output = tmp_path / "scored"
     log = open(tmp_path / "job.log", "w")
-    with standalone_cluster(tmp_path, workers=1, cores=1) as master:
-        job = subprocess.Popen(
-            [os.path.join(SPARK_HOME, "bin", "spark-submit"), "--conf", "spark.ui.enabled=false", "--master", master,
-             "jobs/batch_score.py", "--model", keras_path, "--input", data, "--output", str(output), "--engine",
-             "arrow", "--keep", "id", "--outputs", "output_0=score", "--batch-size", "2"],
-            stdout=subprocess.PIPE, stderr=log, text=True, env=spark_env(), cwd=ROOT)
+    # one single-core executor (spark.cores.max=1) on the package's shared cluster
+    job = subprocess.Popen(
+        [os.path.join(SPARK_HOME, "bin", "spark-submit"), "--conf", "spark.ui.enabled=false", "--master",
+         shared_cluster.url, "--conf", "spark.cores.max=1", "jobs/batch_score.py", "--model", keras_path, "--input",
+         data, "--output", str(output), "--engine", "arrow", "--keep", "id", "--outputs", "output_0=score",
+         "--batch-size", "2"],
+        stdout=subprocess.PIPE, stderr=log, text=True, env=spark_env(), cwd=ROOT, start_new_session=True)
+    try:
         killed = _kill_python_workers_mid_task(output, job)
         stdout, _ = job.communicate(timeout=240)
+    finally:
+        if job.poll() is None:  # the driver and its Python process, whatever happened
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
     assert killed >= 1, "no task attempt was seen running"
     assert job.returncode == 0, (tmp_path / "job.log").read_text()[-3000:]
     summary = json.loads(stdout.strip().splitlines()[-1])

@@ -11,7 +11,7 @@ import pytest
 
 from sparkdl.tensors import tensor_to_column
 from tests.integration import train_model
-from tests.integration.sparkproc import ROOT, spark_submit, standalone_cluster
+from tests.integration.sparkproc import ROOT, spark_submit
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
 ROWS, BATCH, EPOCHS, LR, PARTITIONS = 600, 100, 2, 0.05, 4
@@ -27,18 +27,17 @@ def _keras_weights(x, y):
     return reference.get_weights()
 
 
-def test_sync_on_two_executors_with_lost_shards_equals_keras(tmp_path):
+def test_sync_on_two_executors_with_lost_shards_equals_keras(shared_cluster, tmp_path):
     import keras
 
     x, y = train_model.data(ROWS, seed=3)
     pq.write_table(pa.table({"features": tensor_to_column(x), "label": pa.array(y)}), tmp_path / "train.parquet")
     output = tmp_path / "model.keras"
-    with standalone_cluster(tmp_path, workers=2, cores=1) as master:
-        done = spark_submit(["--master", master, "--conf", "spark.cores.max=2",
-                             "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
-                             "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
-                             str(ROOT / "tests/integration/train_cluster_app.py"), tmp_path / "train.parquet",
-                             tmp_path, output, LR, BATCH, EPOCHS, PARTITIONS, *DELETE_BEFORE], timeout=300)
+    done = spark_submit(["--master", shared_cluster.url, "--conf", "spark.cores.max=2",
+                         "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
+                         "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=60s",
+                         str(ROOT / "tests/integration/train_cluster_app.py"), tmp_path / "train.parquet",
+                         shared_cluster.work_dir, output, LR, BATCH, EPOCHS, PARTITIONS, *DELETE_BEFORE], timeout=300)
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])

@@ -15,10 +15,10 @@ import pytest
 
 from sparkdl.tensors import tensor_to_column
 from tests.integration import train_model
-from tests.integration.sparkproc import ROOT, SPARK_HOME, spark_env, spark_submit, standalone_cluster
+from tests.integration.sparkproc import ROOT, SPARK_HOME, spark_env, spark_submit
 
 pytestmark = pytest.mark.slow
-ROWS, BATCH, EPOCHS, LR = 3000, 50, 2, 0.05
+ROWS, BATCH, EPOCHS, LR = 1000, 50, 2, 0.05  # 20 rounds an epoch: checkpoints every 5 leave room to kill
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +129,8 @@ def test_driver_killed_mid_run_resumes_from_the_last_checkpoint(training_table, 
     _assert_same(_weights(output), reference)
 
 
-def _executor_pids(work_dir: Path):
+def _executor_pids(app_dirs):
+    """Executors whose working directory lies in one of `app_dirs` (work<i>/app-*: one application's)."""
     pids = []
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
@@ -139,26 +140,27 @@ def _executor_pids(work_dir: Path):
             cwd = os.readlink(proc / "cwd")
         except OSError:
             continue
-        if "CoarseGrainedExecutorBackend" in cmdline and cwd.startswith(str(work_dir)):
+        if "CoarseGrainedExecutorBackend" in cmdline and any(cwd.startswith(f"{app}/") for app in app_dirs):
             pids.append(int(proc.name))
     return pids
 
 
 @pytest.mark.cluster
-def test_executor_killed_mid_training_is_a_retried_task(training_table, tmp_path):
+def test_executor_killed_mid_training_is_a_retried_task(training_table, shared_cluster, tmp_path):
     root, reference = training_table
     output, checkpoint = tmp_path / "model.keras", tmp_path / "ckpt"
-    with standalone_cluster(tmp_path, workers=2, cores=1) as master:
-        job = _start(_args(root, output, checkpoint), tmp_path / "job.log", master=master)
-        try:
-            _wait_for(lambda: len(_checkpoints(checkpoint)) >= 1 or job.poll() is not None, 300, "no checkpoint")
-            victims = _executor_pids(tmp_path)
-            assert len(victims) == 2, victims
-            os.kill(victims[0], signal.SIGKILL)
-            job.wait(timeout=600)
-        finally:
-            if job.poll() is None:
-                os.killpg(job.pid, signal.SIGKILL)
+    earlier = shared_cluster.apps()  # the applications that ran on the shared cluster before this one
+    job = _start(_args(root, output, checkpoint), tmp_path / "job.log", master=shared_cluster.url)
+    try:
+        _wait_for(lambda: len(_checkpoints(checkpoint)) >= 1 or job.poll() is not None, 300, "no checkpoint")
+        victims = _executor_pids(shared_cluster.apps() - earlier)
+        assert len(victims) == 2, victims
+        os.kill(victims[0], signal.SIGKILL)
+        job.wait(timeout=600)
+    finally:
+        if job.poll() is None:
+            os.killpg(job.pid, signal.SIGKILL)
+            job.wait()
     log = (tmp_path / "job.log").read_text()
     assert job.returncode == 0, log[-3000:]
     assert "resuming from" not in log
