@@ -23,7 +23,7 @@ from typing import Optional
 from . import fs
 from .errors import ConfigError, SparkDLError, StorageError, raised_on_executor
 from .runtime.session import is_connect
-from .runtime.worker import quiet_tensorflow_logs
+from .runtime.worker import LOG_FORMAT, quiet_tensorflow_logs
 
 quiet_tensorflow_logs()  # before anything (a --model-fn, the model's signature) imports TensorFlow
 
@@ -80,14 +80,14 @@ def _builder(app_name: str):
     master = SparkConf().get("spark.master", None)
     retrying = master_with_retries(master)
     if retrying:
-        logging.getLogger("sparkdl").info("sparkdl: master %s retries no failed task; running %s", master, retrying)
+        logging.getLogger(__name__).info("master %s retries no failed task; running %s", master, retrying)
         builder = builder.master(retrying)
     return builder
 
 
 def session(app_name: str):
     """The SparkSession spark-submit configured (master, conf), with quiet logs and local task retries."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     spark = _builder(app_name).getOrCreate()
     if not is_connect(spark):  # Spark Connect (a Databricks wheel task on serverless) has no SparkContext
         spark.sparkContext.setLogLevel("WARN")

@@ -32,7 +32,7 @@ from .formats import OUTPUT_FORMATS, ReadOptions, ReadSpec, check_output_format,
 from .predict import plan_scoring
 from .splits import plan_splits
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 
 
 def _spark_field_type(arrow_type: pa.DataType) -> T.DataType:
@@ -139,7 +139,7 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
                "retried_tasks": sum(1 for result in results if result["attempt"] > 0),
                "input_wait_seconds": round(sum(result["input_wait_seconds"] for result in results), 3),
                "model_loads": model_loads(spark) - loads, "output": str(output)}
-    log.info("sparkdl: score_files %s", summary)
+    log.info("score_files %s", summary)
     return summary
 
 

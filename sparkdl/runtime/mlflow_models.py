@@ -119,7 +119,7 @@ def localize(uri: str) -> str:
                                      f"{error.message}") from None
         _downloads[resolved.concrete] = local
     if _versions.get(uri) != resolved.version:
-        log.info("sparkdl: MLflow model %s is %s (%s)", uri, resolved.concrete, local)
+        log.info("MLflow model %s is %s (%s)", uri, resolved.concrete, local)
     _versions[uri] = resolved.version
     return local
 

@@ -37,7 +37,7 @@ from . import mlflow_models, worker
 from .load_options import DEFAULT, LoadOptions
 from .session import is_connect
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 MAX_MODELS_PER_WORKER = 4
 # Larger plans strain the Connect server: a 60 MiB model ran a local server with 1 GiB of heap out
 # of memory (each task's Python function carries it), and gRPC refuses plans over 128 MiB.
@@ -107,7 +107,7 @@ def ship_for_connect(archive: ModelArchive, uri: str) -> ModelRef:
     if len(archive.data) <= CONNECT_INLINE_BYTES:
         return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name, broadcast=None,
                         loads=None, data=archive.data)
-    log.info("sparkdl: model %s packs to %.0f MiB, over the %.0f MiB shipped in a Spark Connect plan: the executors "
+    log.info("model %s packs to %.0f MiB, over the %.0f MiB shipped in a Spark Connect plan: the executors "
              "read it from there", uri, len(archive.data) / 2**20, CONNECT_INLINE_BYTES / 2**20)
     absolute = os.path.abspath(uri) if fs.scheme(uri) == "" else uri
     return ModelRef(fingerprint=archive.fingerprint, kind=archive.kind, name=archive.name, broadcast=None,
@@ -180,7 +180,7 @@ def resolve_model(spark, uri, options: LoadOptions = DEFAULT) -> ResolvedModel:
     ref = ship_for_connect(archive, uri) if is_connect(spark) else ship_archive(spark.sparkContext, archive)
     resolved = ResolvedModel(uri, signature, dataclasses.replace(ref, options=options))
     _resolved[key] = (stamp, resolved)
-    log.info("sparkdl: model %s (%s, %.1f MB, fingerprint %s) ready in %.2fs: %s", uri, archive.kind,
+    log.info("model %s (%s, %.1f MB, fingerprint %s) ready in %.2fs: %s", uri, archive.kind,
              len(archive.data) / 1e6, archive.fingerprint[:12], time.perf_counter() - started, signature.describe())
     return resolved
 
@@ -229,7 +229,7 @@ def get_model(ref: ModelRef, device):
         model = load_model(local_model_path(ref), ref.kind, device, ref.options)
         if ref.loads is not None:
             ref.loads.add(1)
-        log.info("sparkdl: loaded model %s (%s) on %s in %.2fs, pid %d", ref.fingerprint[:12], ref.kind,
+        log.info("loaded model %s (%s) on %s in %.2fs, pid %d", ref.fingerprint[:12], ref.kind,
                  device or "default device", time.perf_counter() - started, os.getpid())
         return model
 

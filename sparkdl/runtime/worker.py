@@ -22,6 +22,7 @@ from typing import Mapping, Optional, Sequence
 from ..errors import ConfigError
 
 _worker_ready = False
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # the module says where; no "sparkdl:" prefix
 
 
 def quiet_tensorflow_logs() -> None:
@@ -91,12 +92,12 @@ def _prepare_worker(threads: int) -> None:
     global _worker_ready
     if _worker_ready:
         return
-    log = logging.getLogger("sparkdl")
-    if not log.handlers:
+    package = logging.getLogger("sparkdl")  # every sparkdl.* module logger reports through it
+    if not package.handlers:
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(handler)
-        log.setLevel(logging.INFO)
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+        package.addHandler(handler)
+        package.setLevel(logging.INFO)
     from ..tf.runner import configure_threads, enable_memory_growth
 
     configure_threads(threads)

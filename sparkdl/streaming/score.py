@@ -37,7 +37,7 @@ from .sinks import ConsoleSink, KafkaSink, ParquetSink
 from .sources import ERROR, RAW, FileSource, KafkaSource, decode, input_fields, read_stream
 from .state import claim_checkpoint
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 SINKS = (ParquetSink, KafkaSink, ConsoleSink)
 
 
@@ -109,7 +109,7 @@ def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_tim
             if dead_letter is not None:
                 dead_letter.write(bad, batch_id)
             else:
-                log.warning("sparkdl: batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
+                log.warning("batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
                             batch_id, dead, bad.select("error").first()[0])
         if rows == 0:
             return
@@ -118,7 +118,7 @@ def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_tim
         if percentiles:
             p01, p50 = percentiles
             latency = f" | latency p50 {finished - p50:.2f}s p99 {finished - p01:.2f}s"
-        log.info("sparkdl: batch %d: %d rows (%d dead letters) in %.2fs, %.0f rows/s%s", batch_id, rows,
+        log.info("batch %d: %d rows (%d dead letters) in %.2fs, %.0f rows/s%s", batch_id, rows,
                  dead, finished - started, rows / max(finished - started, 1e-6), latency)
 
     return process

@@ -15,7 +15,7 @@ calls are timed in this process's CPU seconds: Spark's JVM and the other tasks' 
 the cores (here two workers and two JVM task threads share 2), and wall time would measure their
 load, not the call size. On a GPU it is wall time. Running out of device memory ends the search
 below the failing size. The choice lasts as long as the loaded model (the life of the worker)
-and is logged once: "sparkdl: model on ... scores in calls of N rows (...)".
+and is logged once: "sparkdl.tf.call_size: model on ... scores in calls of N rows (...)".
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import logging
 import time
 from typing import Dict, Optional
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 
 CANDIDATES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
 MIN_TIMED_CALLS = 3
@@ -86,5 +86,5 @@ class CallSizeTuner:
     def _settle(self, why: str) -> None:
         self.chosen = max(self.rates, key=self.rates.get)
         measured = ", ".join(f"{size}: {rate:,.0f}" for size, rate in sorted(self.rates.items()))
-        log.info("sparkdl: %s scores in calls of %d rows (%s; rows/s by call size: %s)",
+        log.info("%s scores in calls of %d rows (%s; rows/s by call size: %s)",
                  self._label, self.chosen, why, measured)

@@ -16,7 +16,7 @@ from .call_size import CallSizeTuner
 from .keras_objects import on_device
 from .model_io import LoadedModel
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 _threads_configured = None
 _tuners: "weakref.WeakKeyDictionary[LoadedModel, CallSizeTuner]" = weakref.WeakKeyDictionary()
 
@@ -32,7 +32,7 @@ def configure_threads(threads: int) -> None:
         _threads_configured = threads
     except RuntimeError:
         _threads_configured = 0  # the runtime started before us; leave TensorFlow's defaults
-        log.warning("sparkdl: TensorFlow was initialized before sparkdl could set %d threads", threads)
+        log.warning("TensorFlow was initialized before sparkdl could set %d threads", threads)
 
 
 def enable_memory_growth() -> None:

@@ -23,7 +23,7 @@ from .. import fs
 from ..errors import SparkDLError, StorageError
 from ..fs_backends import java_message
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 PREFIX = "ckpt-"
 TEMPORARY = f"_tmp-{PREFIX}"  # a checkpoint being written; never read
 
@@ -84,7 +84,7 @@ def _discard(uri: str, spark) -> None:
     try:
         fs.delete(uri, spark)
     except Exception as error:  # the file system that failed the write may fail this too
-        log.warning("sparkdl: could not delete the partial checkpoint %s (%s); delete it by hand", uri, error)
+        log.warning("could not delete the partial checkpoint %s (%s); delete it by hand", uri, error)
 
 
 def discard_partial(directory: Optional[str], spark) -> list:
@@ -95,7 +95,7 @@ def discard_partial(directory: Optional[str], spark) -> list:
     for name in names:
         _discard(fs.join(directory, name), spark)
     if names:
-        log.info("sparkdl: deleted %d partial checkpoint(s) in %s: %s", len(names), directory, ", ".join(names))
+        log.info("deleted %d partial checkpoint(s) in %s: %s", len(names), directory, ", ".join(names))
     return names
 
 

@@ -18,7 +18,7 @@ from ..runtime.load_options import DEFAULT, LoadOptions
 from ..runtime.schema import check_column, unwrap_arrays
 from ..signature import TensorSpec
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 MODES = ("sync", "average")
 
 
@@ -179,7 +179,7 @@ def warn_untrained_state(model, config: TrainConfig) -> None:
 
     paths = untrained_state(model) if config.mode == "sync" else []
     if paths:
-        log.warning("sparkdl: the model has %d non-trainable variable(s) that training updates (%s%s); mode='sync' "
+        log.warning("the model has %d non-trainable variable(s) that training updates (%s%s); mode='sync' "
                     "rounds update only trainable weights, so they keep their initial values (and BatchNorm's batch "
                     "statistics come from each partition's rows); use mode='average' (which averages them across "
                     "partitions) or recompute them after training", len(paths),

@@ -23,7 +23,7 @@ from ..tensors import column_to_tensor
 from . import shards
 from .rounds import AVERAGE, PARTITION, POSITION, SYNC, RoundResult, RoundSpec
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 _optimizers = {}
 
 
@@ -38,7 +38,7 @@ def _trainer(spec: RoundSpec):
 
         model = keras_objects.load(local_model_path(spec.model), placement.device, spec.model.options)
         spec.model.loads.add(1)
-        log.info("sparkdl: training model %s on %s with %d thread(s), pid %d", spec.model.fingerprint[:12],
+        log.info("training model %s on %s with %d thread(s), pid %d", spec.model.fingerprint[:12],
                  placement.device or "the default device", placement.threads, os.getpid())
         return ShardTrainer(model, spec.loss, spec.metrics, device=placement.device)
 

@@ -42,7 +42,7 @@ def run_round(sc, data: TrainingData, spec: RoundSpec) -> RoundResult:
         .treeAggregate(RoundResult.zero(spec.metrics), combine, combine, depth=AGGREGATE_DEPTH)
     missing = sorted(result.missing_partitions)
     if missing:
-        log.info("sparkdl: round %d: partition(s) %s ran where their rows were not resident; recomputing them "
+        log.info("round %d: partition(s) %s ran where their rows were not resident; recomputing them "
                  "from the cached rows", spec.round, missing)
         parts = data.of_partitions(missing).mapInArrow(fallback_function(spec, missing), RESULT_SCHEMA)
         try:

@@ -64,7 +64,7 @@ class TrainingRun:
         if start_epoch >= self.config.epochs:  # the checkpoint's run already did every epoch
             return self.history
         self.last_checkpoint = (start_epoch, start_round) if checkpoint is not None else None
-        log.info("sparkdl: training run %s: %d epoch(s) of %d rounds, Spark job group %r (sc.cancelJobGroup stops it)",
+        log.info("training run %s: %d epoch(s) of %d rounds, Spark job group %r (sc.cancelJobGroup stops it)",
                  self.run_id, self.config.epochs, self.rounds_per_epoch, self.job_group)
         self.ref = ship_archive(self.sc, archive, options)
         with progress.job_group(self.sc, self.job_group, f"sparkdl train: run {self.run_id}"):
@@ -85,7 +85,7 @@ class TrainingRun:
             for epoch in range(start_epoch, self.config.epochs):
                 self.train_epoch(epoch, start_round if epoch == start_epoch else 0)
                 if getattr(self.model, "stop_training", False):
-                    log.info("sparkdl: stopped after epoch %d/%d: model.stop_training was set (a callback)", epoch + 1,
+                    log.info("stopped after epoch %d/%d: model.stop_training was set (a callback)", epoch + 1,
                              self.config.epochs)
                     break
         except BaseException as failure:  # KeyboardInterrupt too: hooks must not log a finished run
@@ -120,9 +120,9 @@ class TrainingRun:
             self.history = list(state["history"])
             start = (state["epoch"], state["round_in_epoch"])
             if state.get("rows", self.data.rows) != self.data.rows:
-                log.warning("sparkdl: the training rows number %d, the checkpoint's run had %d: the run resumes at "
+                log.warning("the training rows number %d, the checkpoint's run had %d: the run resumes at "
                             "the same round, not the same rows", self.data.rows, state["rows"])
-            log.info("sparkdl: resuming from %s (epoch %d, round %d)", checkpoint.uri, start[0] + 1, start[1])
+            log.info("resuming from %s (epoch %d, round %d)", checkpoint.uri, start[0] + 1, start[1])
         if self.config.mode == SYNC:
             self._apply_mean_gradient = gradients.MeanGradientApplier(self.model, self.optimizer)
         return start
@@ -218,7 +218,7 @@ class TrainingRun:
         epochs, epoch = self.config.epochs, stats["epoch"]
         shown = " ".join(f"{k}={v:.4f}" for k, v in stats.items()
                          if "loss" in k or k in self.metric_names or k.startswith("val_"))
-        log.info("sparkdl: epoch %d/%d %s | %.0f samples/s | ETA %.0fs", epoch, epochs, shown,
+        log.info("epoch %d/%d %s | %.0f samples/s | ETA %.0fs", epoch, epochs, shown,
                  stats["samples_per_second"], seconds * (epochs - epoch))
 
     def checkpoint(self, epoch: int, round_in_epoch: int) -> None:

@@ -18,10 +18,10 @@ import sys
 
 from ..errors import TrainingCancelledError  # noqa: F401  (re-exported: sparkdl.training.progress)
 from ..runtime.jobinfo import describe
+from ..runtime.worker import LOG_FORMAT
 from .callbacks import TrainingHook
 
 log = logging.getLogger(__name__)
-FORMAT = "%(asctime)s %(levelname)s %(message)s"  # messages start with "sparkdl: "
 GROUP = "spark.jobGroup.id"
 _cancelled = set()  # job groups cancel() was called for (driver process)
 
@@ -32,7 +32,7 @@ def ensure_handler() -> None:
     if root.handlers or package.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(FORMAT))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
     package.addHandler(handler)
     if package.level == logging.NOTSET:
         package.setLevel(logging.INFO)
@@ -106,7 +106,7 @@ class Progress(TrainingHook):
             self.bar.update(1)
             self.bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
         elif done % self.every == 0 and done < self.run.rounds_per_epoch:
-            log.info("sparkdl: progress: round %d/%d of epoch %d/%d, loss=%.4f", done, self.run.rounds_per_epoch,
+            log.info("progress: round %d/%d of epoch %d/%d, loss=%.4f", done, self.run.rounds_per_epoch,
                      epoch + 1, self.run.config.epochs, logs["loss"])
         if done < self.run.rounds_per_epoch:
             self.describe_round(epoch, done)

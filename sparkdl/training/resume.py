@@ -24,7 +24,7 @@ from ..errors import ConfigError
 from . import checkpoint as ckpt
 from .rounds import AVERAGE
 
-log = logging.getLogger("sparkdl")
+log = logging.getLogger(__name__)
 FORCE = "force"
 
 
@@ -121,11 +121,11 @@ def load_checked(uri: str, settings: dict, resume, spark) -> ckpt.Checkpoint:
     recorded = checkpoint.state.get("settings")
     if recorded is None:  # written before checkpoints recorded their settings
         recorded = {k: checkpoint.state[k] for k in ("mode", "batch_size") if k in checkpoint.state}
-        log.warning("sparkdl: checkpoint %s records only %s of the run's settings; the rest is not checked",
+        log.warning("checkpoint %s records only %s of the run's settings; the rest is not checked",
                     uri, sorted(recorded))
     changed = differences(recorded, settings)
     if changed and resume == FORCE:
-        log.warning("sparkdl: resume='force': resuming from %s with changed settings: %s", uri, "; ".join(changed))
+        log.warning("resume='force': resuming from %s with changed settings: %s", uri, "; ".join(changed))
     elif changed:
         raise ConfigError(f"cannot resume from {uri}: this run's settings differ from the checkpoint's: "
                           f"{'; '.join(changed)}. Rerun with the checkpoint's settings, point checkpoint_dir at "

@@ -67,7 +67,7 @@ class MlflowTracking(TrainingHook):
         self.run_id, self.model = mlflow.active_run().info.run_id, run.model
         if not run.history:  # a resumed run logged its params already
             mlflow.log_params(_params(run))
-        log.info("sparkdl: logging to MLflow run %s (%s)", self.run_id, mlflow.get_tracking_uri())
+        log.info("logging to MLflow run %s (%s)", self.run_id, mlflow.get_tracking_uri())
 
     def on_epoch_end(self, epoch: int, stats: dict) -> None:
         metrics = {k: float(v) for k, v in keras_logs(stats).items() if isinstance(v, (int, float))}
@@ -79,7 +79,7 @@ class MlflowTracking(TrainingHook):
                 info = self.mlflow.tensorflow.log_model(self.model, name=ARTIFACT,
                                                         registered_model_name=self.register_as)
                 self.model_uri = info.model_uri
-                log.info("sparkdl: model logged to MLflow as %s%s", info.model_uri,
+                log.info("model logged to MLflow as %s%s", info.model_uri,
                          f", registered as {self.register_as} version {info.registered_model_version}"
                          if self.register_as else "")
         finally:

@@ -1,7 +1,7 @@
 """A Spark Connect server from the pyspark wheel on a free 127.0.0.1 port, and a client session for it.
 
 The server runs `local[2]` in its own process group and is killed as a group on exit (its Python
-workers included), whatever the outcome. Its log holds the executors' lines (`sparkdl: loaded
+workers included), whatever the outcome. Its log holds the executors' lines (`sparkdl.runtime.models: loaded
 model ...`), which is how the tests count model loads on Connect.
 """
 import contextlib

@@ -24,7 +24,7 @@ def _predictions(rows, column="prediction"):
 
 def _loads(log, model_path, at_least=1, wait=10.0) -> int:
     """Model loads on the server's executors, read from their log lines (Connect has no accumulators)."""
-    line = f"sparkdl: loaded model {pack(model_path).fingerprint[:12]}"
+    line = f"sparkdl.runtime.models: loaded model {pack(model_path).fingerprint[:12]}"
     deadline = time.time() + wait
     while log.read_text().count(line) < at_least and time.time() < deadline:
         time.sleep(0.2)  # the server copies its Python workers' stderr into the log asynchronously

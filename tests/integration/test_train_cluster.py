@@ -44,7 +44,7 @@ def test_sync_on_two_executors_with_lost_shards_equals_keras(shared_cluster, tmp
     assert [d["round"] for d in report["deleted"]] == list(DELETE_BEFORE), report
     assert all(d["shards"] > 0 and d["executors"] == 2 for d in report["deleted"]), report
     assert [h["samples"] for h in report["history"]] == [ROWS] * EPOCHS, report["history"]
-    recomputed = [int(r) for r in re.findall(r"sparkdl: round (\d+): partition\(s\)", log)]
+    recomputed = [int(r) for r in re.findall(r"sparkdl.training.jobs: round (\d+): partition\(s\)", log)]
     assert set(DELETE_BEFORE) <= set(recomputed), recomputed
     ours = keras.models.load_model(output, compile=False).get_weights()
     for mine, theirs in zip(ours, _keras_weights(x, y)):

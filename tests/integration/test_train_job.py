@@ -62,7 +62,7 @@ def test_train_job_equals_keras_and_logs_each_epoch(training_table, tmp_path):
     done = spark_submit(["--master", "local[2]", *_args(root, output)])
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
-    assert log.count("sparkdl: epoch ") == EPOCHS and "samples/s" in log and "ETA" in log
+    assert log.count("sparkdl.training.loop: epoch ") == EPOCHS and "samples/s" in log and "ETA" in log
     summary = json.loads(done.stdout.strip().splitlines()[-1])
     assert summary["epochs"] == EPOCHS and summary["final"]["samples"] == ROWS
     history = json.loads((tmp_path / "model.history.json").read_text())
@@ -125,7 +125,7 @@ def test_driver_killed_mid_run_resumes_from_the_last_checkpoint(training_table, 
     done = spark_submit(["--master", "local[2]", *_args(root, output, checkpoint)])
     log = done.stdout + done.stderr
     assert done.returncode == 0, log[-3000:]
-    assert "sparkdl: resuming from file://" in log
+    assert "sparkdl.training.loop: resuming from file://" in log
     _assert_same(_weights(output), reference)
 
 
