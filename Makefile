@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(PY) bench/inference.py
 	$(PY) bench/training.py
 	$(PY) bench/streaming.py
+	$(PY) bench/images.py
 
 lint: $(STAMP)
 	$(PY) -m pip install --quiet ruff
