@@ -10,11 +10,13 @@ belongs to one source and one model: another --input-topic/--input-path is refus
 so is another --model unless --allow-model-change.
 """
 import argparse
+import os
 import signal
 import time
 
 from sparkdl import _cli
 from sparkdl.errors import ConfigError
+from sparkdl.streaming.kafka_client import PROTOCOLS, KafkaClient
 
 
 def parse_args(argv=None):
@@ -37,6 +39,11 @@ def parse_args(argv=None):
     parser.add_argument("--schema", help="DDL of the JSON fields, e.g. 'id long, features array<float>'")
     parser.add_argument("--starting-offsets", default="earliest", choices=("earliest", "latest"))
     _cli.add_loading_flags(parser)
+    parser.add_argument("--kafka-security-protocol", choices=PROTOCOLS, help="e.g. SASL_SSL (default PLAINTEXT)")
+    parser.add_argument("--kafka-sasl-mechanism", choices=("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"))
+    parser.add_argument("--kafka-sasl-username")
+    parser.add_argument("--kafka-sasl-password-env", metavar="VAR",
+                        help="environment variable holding the SASL password (never a flag: ps would show it)")
     parser.add_argument("--inputs", help="model input=field pairs")
     parser.add_argument("--outputs", help="model output=column pairs")
     parser.add_argument("--batch-size", type=_cli.positive, default=None,
@@ -47,21 +54,35 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def _kafka_security(args) -> dict:
+    """KafkaSource / KafkaSink security settings from the flags; the password from the environment."""
+    password = None
+    if args.kafka_sasl_password_env:
+        password = os.environ.get(args.kafka_sasl_password_env)
+        if not password:
+            raise ConfigError(f"--kafka-sasl-password-env {args.kafka_sasl_password_env}: that environment "
+                              f"variable is not set or empty; export it before starting the job")
+    return dict(security_protocol=args.kafka_security_protocol, sasl_mechanism=args.kafka_sasl_mechanism,
+                sasl_username=args.kafka_sasl_username, sasl_password=password)
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
     if (args.input_topic or args.output_topic) and not args.kafka_bootstrap:
         raise ConfigError("--input-topic and --output-topic need --kafka-bootstrap HOST:PORT (the Kafka brokers)")
+    security = _kafka_security(args)
+    KafkaClient(args.kafka_bootstrap or "", **security)  # a ConfigError before Spark starts
     spark = _cli.session("sparkdl-stream-score")
     import sparkdl
 
     if args.input_topic:
         source = sparkdl.KafkaSource(args.kafka_bootstrap, args.input_topic, value_format=args.value_format,
-                                     schema=args.schema, starting_offsets=args.starting_offsets)
+                                     schema=args.schema, starting_offsets=args.starting_offsets, **security)
     else:
         source = sparkdl.FileSource(args.input_path, format=args.input_format, schema=args.schema,
                                     max_files_per_trigger=args.max_files_per_trigger)
     sink = sparkdl.ParquetSink(args.output_path) if args.output_path else \
-        sparkdl.KafkaSink(args.kafka_bootstrap, args.output_topic)
+        sparkdl.KafkaSink(args.kafka_bootstrap, args.output_topic, **security)
     dead_letter = sparkdl.ParquetSink(args.dead_letter_path) if args.dead_letter_path else None
     query = sparkdl.score_stream(spark, args.model, source=source, sink=sink, dead_letter=dead_letter,
                                  checkpoint_location=args.checkpoint, inputs=args.inputs, outputs=args.outputs,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pyarrow as pa
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 
+from .kafka_client import KafkaClient
 from .kafka_source import (
     NAME,
     _consumer,
@@ -43,7 +44,7 @@ class KafkaStreamReader(DataSourceStreamReader):
     """Driver: plans offset ranges per micro-batch. Executors: read a task's group of ranges."""
 
     def __init__(self, options):
-        self.bootstrap = options["bootstrap"]
+        self.client = KafkaClient.from_options(options)
         self.topic = options["topic"]
         self.starting = options.get("startingOffsets", "earliest")
         self.max_rows = int(options["maxRecordsPerTrigger"]) if options.get("maxRecordsPerTrigger") else None
@@ -52,9 +53,9 @@ class KafkaStreamReader(DataSourceStreamReader):
 
     def initialOffset(self) -> dict:
         if self.starting == "latest":
-            return end_offsets(self.bootstrap, self.topic, self.timeout)
-        partitions = topic_partitions(self.bootstrap, self.topic, self.timeout)
-        marks = watermarks(self.bootstrap, self.topic, partitions, self.timeout)
+            return end_offsets(self.client, self.topic, self.timeout)
+        partitions = topic_partitions(self.client, self.topic, self.timeout)
+        marks = watermarks(self.client, self.topic, partitions, self.timeout)
         return {str(p): int(marks[p][0]) for p in partitions}
 
     def getDefaultReadLimit(self):
@@ -65,9 +66,9 @@ class KafkaStreamReader(DataSourceStreamReader):
     def latestOffset(self, start: dict, limit=None) -> dict:
         """Driver: the next batch's end offsets, for every partition the topic has now."""
         current = {int(p): int(o) for p, o in start.items()}
-        for p in topic_partitions(self.bootstrap, self.topic, self.timeout):
+        for p in topic_partitions(self.client, self.topic, self.timeout):
             current.setdefault(p, 0)  # a partition added after the query started: read from its start
-        latest = fetched_high_watermarks(self.bootstrap, self.topic, current, self.timeout)
+        latest = fetched_high_watermarks(self.client, self.topic, current, self.timeout)
         end = take(current, latest, getattr(limit, "max_rows", None))
         return {str(p): int(o) for p, o in end.items()}
 
@@ -87,7 +88,7 @@ class KafkaStreamReader(DataSourceStreamReader):
         topic = partition.value[0][0]
         stops = {number: stop for _, number, _, stop in partition.value}
         positions = {number: first for _, number, first, _ in partition.value}
-        consumer = _consumer(self.bootstrap, int(self.timeout * 1000))
+        consumer = _consumer(self.client, int(self.timeout * 1000))
         try:
             consumer.assign([TopicPartition(topic, n, first) for n, first in positions.items()])
             idle = 0.0
@@ -124,7 +125,8 @@ class KafkaStreamReader(DataSourceStreamReader):
 
 
 class KafkaDataSource(DataSource):
-    """Options: bootstrap, topic, startingOffsets (earliest|latest), maxRecordsPerTrigger, timeoutSeconds,
+    """Options: bootstrap (and securityProtocol, saslMechanism, saslUsername, saslPassword), topic,
+    startingOffsets (earliest|latest), maxRecordsPerTrigger, timeoutSeconds,
     maxTasks (Spark tasks per micro-batch; default: one per Kafka partition)."""
 
     @classmethod

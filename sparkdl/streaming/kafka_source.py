@@ -20,36 +20,38 @@ import time
 import uuid
 
 from ..runtime.session import require_pyspark
+from .kafka_client import client_config
 
 NAME = "sparkdl_kafka"
 
 
-def _consumer(bootstrap: str, timeout_ms: int):
+def _consumer(client, timeout_ms: int):
+    """A short-lived consumer of `client` (a KafkaClient, or a 'host:port' string)."""
     from confluent_kafka import Consumer
 
-    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"sparkdl-{uuid.uuid4().hex}",
+    return Consumer({**client_config(client), "group.id": f"sparkdl-{uuid.uuid4().hex}",
                      "enable.auto.commit": False, "enable.partition.eof": False,
                      "socket.timeout.ms": timeout_ms, "session.timeout.ms": 6000, "auto.offset.reset": "earliest"})
 
 
-def topic_partitions(bootstrap: str, topic: str, timeout: float) -> list:
+def topic_partitions(client, topic: str, timeout: float) -> list:
     """Partition ids of `topic` (driver side); raise RuntimeError when unreachable or missing."""
     from confluent_kafka import KafkaException
 
-    consumer = _consumer(bootstrap, int(timeout * 1000))
+    consumer = _consumer(client, int(timeout * 1000))
     try:
         metadata = consumer.list_topics(topic, timeout=timeout)
     except KafkaException as error:
-        raise RuntimeError(f"cannot reach Kafka at {bootstrap} within {timeout:.0f}s: {error}") from None
+        raise RuntimeError(f"cannot reach Kafka at {client} within {timeout:.0f}s: {error}") from None
     finally:
         consumer.close()
     info = metadata.topics.get(topic)
     if info is None or info.error is not None or not info.partitions:
-        raise RuntimeError(f"Kafka topic {topic!r} does not exist at {bootstrap}; create it first")
+        raise RuntimeError(f"Kafka topic {topic!r} does not exist at {client}; create it first")
     return sorted(info.partitions)
 
 
-def fetched_high_watermarks(bootstrap: str, topic: str, start: dict, timeout: float) -> dict:
+def fetched_high_watermarks(client, topic: str, start: dict, timeout: float) -> dict:
     """{partition: high watermark} as the brokers' fetch responses report it (driver side).
 
     Read from a fetch rather than a ListOffsets request: some Kafka-protocol brokers (tansu)
@@ -58,7 +60,7 @@ def fetched_high_watermarks(bootstrap: str, topic: str, start: dict, timeout: fl
     """
     from confluent_kafka import TopicPartition
 
-    consumer = _consumer(bootstrap, int(timeout * 1000))
+    consumer = _consumer(client, int(timeout * 1000))
     try:
         consumer.assign([TopicPartition(topic, p, max(0, o)) for p, o in start.items()])
         marks, deadline = {}, time.time() + timeout
@@ -69,25 +71,25 @@ def fetched_high_watermarks(bootstrap: str, topic: str, start: dict, timeout: fl
                 if high >= 0:
                     marks[p] = high
             if time.time() > deadline:
-                raise RuntimeError(f"Kafka at {bootstrap}: no fetch response for {topic} partitions "
+                raise RuntimeError(f"Kafka at {client}: no fetch response for {topic} partitions "
                                    f"{sorted(set(start) - set(marks))} within {timeout:.0f}s")
         return marks
     finally:
         consumer.close()
 
 
-def end_offsets(bootstrap: str, topic: str, timeout: float) -> dict:
+def end_offsets(client, topic: str, timeout: float) -> dict:
     """{"<partition>": offset after the last record} for every partition of `topic` (driver side)."""
-    partitions = topic_partitions(bootstrap, topic, timeout)
-    ends = fetched_high_watermarks(bootstrap, topic, {p: 0 for p in partitions}, timeout)
+    partitions = topic_partitions(client, topic, timeout)
+    ends = fetched_high_watermarks(client, topic, {p: 0 for p in partitions}, timeout)
     return {str(p): int(o) for p, o in ends.items()}
 
 
-def watermarks(bootstrap: str, topic: str, partitions, timeout: float) -> dict:
+def watermarks(client, topic: str, partitions, timeout: float) -> dict:
     """{partition: (low, high)} offsets (driver side)."""
     from confluent_kafka import TopicPartition
 
-    consumer = _consumer(bootstrap, int(timeout * 1000))
+    consumer = _consumer(client, int(timeout * 1000))
     try:
         return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
                 for p in partitions}

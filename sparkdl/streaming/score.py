@@ -184,7 +184,7 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
     writer = (decoded.writeStream.option("checkpointLocation", checkpoint_location)
               .foreachBatch(_process(plan, T.StructType(scorable.fields + fields), sink, dead_letter,
                                      isinstance(source, KafkaSource))))
-    drain_to = kafka_source.end_offsets(source.bootstrap_servers, source.topic, source.timeout_seconds) \
+    drain_to = kafka_source.end_offsets(source.client, source.topic, source.timeout_seconds) \
         if available_now and isinstance(source, KafkaSource) else None
     writer = _triggered(writer, trigger, available_now, drain_to)
     for target in filter(None, (sink, dead_letter)):

@@ -13,7 +13,7 @@ KafkaSink's brokers must answer within `timeout_seconds`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional, Tuple
 
 from pyspark.sql import DataFrame
@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from .. import fs
 from ..errors import SourceUnavailableError
 from ..runtime.schema import column
+from .kafka_client import KafkaClient
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,24 @@ class KafkaSink:
     topic: str
     fields: Optional[Tuple[str, ...]] = None
     timeout_seconds: float = 10.0
+    security_protocol: Optional[str] = None  # and the SASL settings: as KafkaSource
+    sasl_mechanism: Optional[str] = None
+    sasl_username: Optional[str] = None
+    sasl_password: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def client(self) -> KafkaClient:
+        return KafkaClient(self.bootstrap_servers, self.security_protocol, self.sasl_mechanism, self.sasl_username,
+                           self.sasl_password)
+
+    def __post_init__(self):
+        self.client  # noqa: B018  (checks the security settings now)
 
     def check(self, spark) -> None:
         """Ask the brokers for their metadata (driver); SourceUnavailableError when none answers."""
         from confluent_kafka import KafkaException, Producer
 
-        producer = Producer({"bootstrap.servers": self.bootstrap_servers,
-                             "socket.timeout.ms": int(self.timeout_seconds * 1000)})
+        producer = Producer({**self.client.librdkafka(), "socket.timeout.ms": int(self.timeout_seconds * 1000)})
         try:
             producer.list_topics(timeout=self.timeout_seconds)
         except KafkaException as error:
@@ -62,15 +74,15 @@ class KafkaSink:
         fields = self.fields or tuple(c for c in df.columns if c not in binary and c != "key")
         key = F.col("key") if "key" in df.columns else F.lit(None).cast("binary")
         payload = df.select(key.alias("key"), F.to_json(F.struct(*[column(f) for f in fields])).alias("value"))
-        payload.foreachPartition(_producer(self.bootstrap_servers, self.topic))
+        payload.foreachPartition(_producer(self.client, self.topic))
 
 
-def _producer(bootstrap: str, topic: str):
+def _producer(client: KafkaClient, topic: str):
     def produce(rows):
         """Executor: send the partition's rows and wait until Kafka acknowledged all of them."""
         from confluent_kafka import Producer
 
-        producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": False, "linger.ms": 5})
+        producer = Producer({**client.librdkafka(), "enable.idempotence": False, "linger.ms": 5})
         failures = []
         for row in rows:
             producer.produce(topic, key=row.key, value=row.value,

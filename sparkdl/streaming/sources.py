@@ -13,7 +13,7 @@ only as `value_format="tensor"`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..runtime.schema import column
 from ..runtime.session import is_connect
 from ..signature import ModelSignature
 from . import kafka_source
+from .kafka_client import KafkaClient
 
 ERROR = "_sparkdl_error"
 KAFKA_COLUMNS = ("key", "topic", "partition", "offset", "timestamp")
@@ -37,7 +38,10 @@ RAW = "value"  # the original message value, kept for the dead-letter output
 @dataclass(frozen=True)
 class KafkaSource:
     """A Kafka topic. value_format: "json" or "tensor"; schema: DDL of the JSON fields to keep
-    (default: the model inputs as float arrays); starting_offsets: "earliest" or "latest"."""
+    (default: the model inputs as float arrays); starting_offsets: "earliest" or "latest".
+    security_protocol ("SASL_PLAINTEXT", "SASL_SSL", "SSL"), sasl_mechanism ("PLAIN",
+    "SCRAM-SHA-256", "SCRAM-SHA-512"), sasl_username, sasl_password: how to authenticate, given to
+    whichever connector reads (see streaming.kafka_client)."""
 
     bootstrap_servers: str
     topic: str
@@ -45,8 +49,18 @@ class KafkaSource:
     schema: Optional[str] = None
     starting_offsets: str = "earliest"
     timeout_seconds: float = 10.0
+    security_protocol: Optional[str] = None
+    sasl_mechanism: Optional[str] = None
+    sasl_username: Optional[str] = None
+    sasl_password: Optional[str] = field(default=None, repr=False)
+
+    @property
+    def client(self) -> KafkaClient:
+        return KafkaClient(self.bootstrap_servers, self.security_protocol, self.sasl_mechanism, self.sasl_username,
+                           self.sasl_password)
 
     def __post_init__(self):
+        self.client  # noqa: B018  (checks the security settings now)
         if self.value_format not in ("json", "tensor"):
             raise ConfigError(f"value_format must be 'json' or 'tensor', got {self.value_format!r}")
         if self.starting_offsets not in ("earliest", "latest"):
@@ -109,17 +123,17 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
     if not isinstance(source, KafkaSource):
         raise ConfigError(f"source must be a KafkaSource or FileSource, got {type(source).__name__}")
     try:
-        kafka_source.topic_partitions(source.bootstrap_servers, source.topic, source.timeout_seconds)
+        kafka_source.topic_partitions(source.client, source.topic, source.timeout_seconds)
     except RuntimeError as error:
         raise SourceUnavailableError(f"{error}. Check --kafka-bootstrap / bootstrap_servers and the topic") from None
     if _native_kafka_available(spark):
-        reader = (spark.readStream.format("kafka").option("kafka.bootstrap.servers", source.bootstrap_servers)
+        reader = (spark.readStream.format("kafka").options(**source.client.connector_options())
                   .option("subscribe", source.topic).option("startingOffsets", source.starting_offsets))
         if max_records_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", max_records_per_trigger)
         return reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
     spark.dataSource.register(kafka_source.data_source())  # ConfigError on pyspark 3.5
-    reader = (spark.readStream.format(kafka_source.NAME).option("bootstrap", source.bootstrap_servers)
+    reader = (spark.readStream.format(kafka_source.NAME).options(**source.client.reader_options())
               .option("topic", source.topic).option("startingOffsets", source.starting_offsets)
               .option("timeoutSeconds", str(source.timeout_seconds))
               .option("maxTasks", str(_cores(spark))))  # a task per core, not per partition

@@ -9,6 +9,7 @@ import sparkdl
 from tests import models
 from tests.integration.sparkproc import spark_submit
 from tests.services.jars import connector_jars
+from tests.services.kafka import SASL_PASSWORD, SASL_USER
 from tests.streaming.broker import create_topic, produce
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
@@ -24,13 +25,15 @@ def keras_path(tmp_path_factory):
     return models.save_both(models.mlp(8, 3, seed=12), tmp_path_factory.mktemp("kafka") / "mlp")[1]
 
 
-def test_connector_available_now_stops_and_scores_every_message_once(kafka, keras_path, tmp_path):
+def test_connector_over_sasl_available_now_stops_and_scores_every_message_once(kafka, keras_path, tmp_path):
+    """Spark's connector, authenticating with SASL/PLAIN (a kafka.sasl.jaas.config sparkdl writes)."""
     topic = f"connector-{time.time_ns()}"
     create_topic(kafka, topic, partitions=2)
     produce(kafka, topic, _messages(range(150)))
     out = tmp_path / "out"
     done = spark_submit(["--master", "local[2]", "--jars", connector_jars(), "tests/kafka/connector_app.py",
-                         kafka, topic, keras_path, out, tmp_path / "ckpt"], timeout=300)
+                         kafka.sasl, topic, keras_path, out, tmp_path / "ckpt", SASL_USER, SASL_PASSWORD],
+                        timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["source"].startswith("KafkaV2"), result  # Spark's connector, not sparkdl's source
@@ -76,3 +79,32 @@ def _wait_for_rows(spark, out, count, timeout=120):
                 return
         time.sleep(0.5)
     raise AssertionError(f"fewer than {count} rows reached {out} within {timeout}s")
+
+
+def test_sparkdl_source_and_sink_over_sasl(spark, kafka, keras_path, tmp_path):
+    """sparkdl's own source and KafkaSink authenticate with SASL/PLAIN; a wrong password fails at start."""
+    from confluent_kafka import Consumer
+
+    topic, scored_topic = f"sasl-{time.time_ns()}", f"sasl-scored-{time.time_ns()}"
+    create_topic(kafka, topic, partitions=2)
+    create_topic(kafka, scored_topic, partitions=1)
+    produce(kafka, topic, _messages(range(30)))
+    sasl = dict(security_protocol="SASL_PLAINTEXT", sasl_mechanism="PLAIN", sasl_username=SASL_USER)
+    with pytest.raises(sparkdl.SourceUnavailableError) as refused:
+        sparkdl.score_stream(spark, keras_path, source=sparkdl.KafkaSource(kafka.sasl, topic, schema=SCHEMA,
+                                                                           sasl_password="wrong", **sasl),
+                             sink=sparkdl.ParquetSink(str(tmp_path / "never")), checkpoint_location=str(tmp_path / "x"))
+    assert "wrong" not in str(refused.value) and kafka.sasl in str(refused.value)
+    source = sparkdl.KafkaSource(kafka.sasl, topic, schema=SCHEMA, sasl_password=SASL_PASSWORD, **sasl)
+    assert "alice-secret" not in repr(source)
+    query = sparkdl.score_stream(spark, keras_path, source=source, available_now=True,
+                                 sink=sparkdl.KafkaSink(kafka.sasl, scored_topic, sasl_password=SASL_PASSWORD, **sasl),
+                                 checkpoint_location=str(tmp_path / "ckpt"))
+    assert query.awaitTermination(120) and query.exception() is None
+    consumer = Consumer({"bootstrap.servers": kafka, "group.id": "check", "auto.offset.reset": "earliest"})
+    consumer.subscribe([scored_topic])
+    ids, deadline = [], time.time() + 30
+    while len(ids) < 30 and time.time() < deadline:
+        ids += [json.loads(m.value())["id"] for m in consumer.consume(30, timeout=1.0) if not m.error()]
+    consumer.close()
+    assert sorted(ids) == list(range(30))
