@@ -32,7 +32,8 @@ from .errors import (  # noqa: E402
 )
 
 __all__ = [
-    "__version__", "predict", "image", "score_files", "TFTransformer", "register_udf", "model_loads", "train", "TrainResult",
+    "__version__", "predict", "image", "score_files", "TFTransformer", "register_udf", "model_loads", "train",
+    "TrainResult",
     "KerasEstimator", "score_stream", "KafkaSource", "FileSource", "ParquetSink", "KafkaSink", "ConsoleSink",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
     "SchemaError", "TensorError", "StorageError", "SourceUnavailableError", "TrainingCancelledError",

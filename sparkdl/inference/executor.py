@@ -18,7 +18,6 @@ from ..runtime.worker import prepare_task
 from ..signature import TensorSpec
 from ..tensors import column_to_tensor, tensor_to_column
 
-
 NULL_ON_ERROR, ERROR_COLUMN = "null", "error"
 
 

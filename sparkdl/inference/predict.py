@@ -127,8 +127,8 @@ def predict(df: DataFrame, model, *, inputs=None, outputs=None, batch_size: Opti
     model: path or URI of a SavedModel directory or `.keras` / `.h5` file on any Hadoop file system
         (`file:`, `hdfs:`, `s3a:`, `dbfs:`, or a plain local path), or a keras.Model object. It is
         read and broadcast once, unpacked once per executor and loaded once per Python worker.
-    inputs: {model input name: column or sparkdl.image(column, size=...)}. Default: columns named like the inputs, or, for a
-        single-input model, the DataFrame's single array column.
+    inputs: {model input name: column or sparkdl.image(column, size=...)}. Default: columns named
+        like the inputs, or, for a single-input model, the DataFrame's single array column.
     outputs: {model output name: new column}. Default: `prediction` for a single output,
         else one column per output, named like it.
     batch_size: rows per model call on the executors. None (default): each Python worker times its

@@ -32,7 +32,8 @@ def test_each_concurrent_task_gets_its_own_gpu(tmp_path):
                    if a["partition"] < b["partition"] and a["start"] < b["end"] and b["start"] < a["end"]]
     assert overlapping, "tasks never ran at the same time; the test proves nothing"
     assert all(a["gpu"] != b["gpu"] for a, b in overlapping)
-    training = re.findall(r"sparkdl.training.executor: training model \w+ on (\S+) with (\d+) thread", _executor_logs(tmp_path))
+    training = re.findall(r"sparkdl.training.executor: training model \w+ on (\S+) with (\d+) thread",
+                          _executor_logs(tmp_path))
     assert {device for device, _ in training} == {"/GPU:0", "/GPU:1"}, training
     assert {threads for _, threads in training} == {"1"}
 

@@ -17,7 +17,6 @@ from tests.unit.test_images import encoded
 from tests.unit.test_job_flags import load_job
 
 
-
 @pytest.fixture(scope="module")
 def table_and_model(tmp_path_factory):
     """20 rows of 8 floats for an 8->3 MLP, with a null row, a short row and a row holding a null."""
