@@ -20,11 +20,12 @@ from .errors import StorageError
 S3_ALIASES = ("s3a", "s3n")
 
 
-def resolve(uri: str):
-    """(pyarrow FileSystem, path in it) for `uri`; StorageError naming the fix when pyarrow cannot reach it."""
+def open_uri(uri: str):
+    """(pyarrow FileSystem, path in it) for `uri`: local paths, file:, dbfs:/ (the /dbfs mount),
+    s3a:/s3n: as s3:, anything else as pyarrow opens it (its own error when it cannot)."""
     uri = str(uri)
     parsed = urlparse(uri)
-    scheme = parsed.scheme if len(parsed.scheme) > 1 else ""
+    scheme = parsed.scheme if len(parsed.scheme) > 1 else ""  # 'C:' is a drive, not a scheme
     if scheme == "":
         return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
     if scheme == "file":
@@ -33,8 +34,13 @@ def resolve(uri: str):
         return pafs.LocalFileSystem(), "/dbfs/" + parsed.path.lstrip("/")
     if scheme in S3_ALIASES:
         uri = "s3" + uri[len(scheme):]
+    return pafs.FileSystem.from_uri(uri)
+
+
+def resolve(uri: str):
+    """(pyarrow FileSystem, path in it) for `uri`; StorageError naming the fix when pyarrow cannot reach it."""
     try:
-        return pafs.FileSystem.from_uri(uri)
+        return open_uri(uri)
     except Exception as error:  # pyarrow raises ArrowInvalid, OSError or ImportError by backend
         raise StorageError(f"on Spark Connect sparkdl reads {uri!r} from this Python process (no JVM here), and "
                            f"pyarrow cannot open it: {error}. Use a path this machine reaches (a local, /Volumes/... "

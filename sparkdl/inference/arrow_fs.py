@@ -15,26 +15,16 @@ import pyarrow.fs as pafs
 
 from .. import fs
 from ..errors import StorageError
-
-_S3_ALIASES = ("s3a", "s3n")
+from ..fs_client import open_uri
 
 
 def resolve(uri: str) -> Tuple[pafs.FileSystem, str]:
     """The pyarrow FileSystem holding `uri` and the path of `uri` inside it."""
     uri = str(uri)
-    scheme = fs.scheme(uri)
-    if scheme == "":
-        return pafs.LocalFileSystem(), os.path.abspath(os.path.expanduser(uri))
-    if scheme == "file":
-        return pafs.LocalFileSystem(), urlparse(uri).path
-    if scheme == "dbfs":
-        return pafs.LocalFileSystem(), "/dbfs/" + urlparse(uri).path.lstrip("/")
-    if scheme in _S3_ALIASES:
-        uri = "s3" + uri[len(scheme):]
     try:
-        return pafs.FileSystem.from_uri(uri)
+        return open_uri(uri)
     except Exception as error:  # pyarrow raises ArrowInvalid, OSError or ImportError by backend
-        if scheme == "hdfs" and os.environ.get("SPARKDL_WEBHDFS_URL"):
+        if fs.scheme(uri) == "hdfs" and os.environ.get("SPARKDL_WEBHDFS_URL"):
             return _webhdfs(uri)
         raise StorageError(f"pyarrow cannot open {uri!r}: {error}. Use a scheme pyarrow reaches (file:, s3:, gs:, "
                            f"hdfs: with libhdfs, or set SPARKDL_WEBHDFS_URL for WebHDFS), or engine='spark'") from None
