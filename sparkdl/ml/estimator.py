@@ -1,6 +1,7 @@
 """`KerasEstimator`: `sparkdl.train` as a Spark ML Estimator; `fit` returns a TFTransformer.
 
-A keras.Model given as `model` is saved at once to a local temporary `.keras` file and the param
+A keras.Model given as `model` is saved at once to a local temporary `.keras` file (deleted when
+the driver process exits, as is the default `outputPath` of `fit`) and the param
 holds that path: Spark ML params must be plain values that persist, the estimator's later fits
 start from the same weights (the object is never trained in place), and `write()` copies the file
 into the saved stage like any other model path. Changes made to the object after it was set are not
@@ -8,8 +9,10 @@ seen; set it again to take them.
 """
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 
 from pyspark import keyword_only
@@ -35,9 +38,16 @@ def _model_path(value):
     if not is_model(value):
         raise ConfigError(f"KerasEstimator: model must be a keras.Model or the path of a .keras file, "
                           f"got {type(value).__name__}")
-    path = os.path.join(tempfile.mkdtemp(prefix="sparkdl-estimator-"), f"{value.name}.keras")
+    path = os.path.join(_temporary_dir("sparkdl-estimator-"), f"{value.name}.keras")
     value.save(path)
     return path
+
+
+def _temporary_dir(prefix: str) -> str:
+    """A local temporary directory deleted when this (driver) process exits."""
+    directory = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
 
 
 def _optimizer_json(value):
@@ -161,7 +171,7 @@ class KerasEstimator(Estimator, KerasEstimatorParams, MLWritable, MLReadable):
         if fraction:
             training_df, validation_df = dataset.randomSplit([1.0 - fraction, fraction], seed=self.getSeed())
         result = train(training_df, self.getModel(), validation_df=validation_df, **self._train_kwargs())
-        target = self.getOutputPath() or os.path.join(tempfile.mkdtemp(prefix="sparkdl-fit-"), "model.keras")
+        target = self.getOutputPath() or os.path.join(_temporary_dir("sparkdl-fit-"), "model.keras")
         uri = result.save(target, dataset.sparkSession)
         return TFTransformer(model=uri, outputs=self.getOutputs(), imports=self.getImports() or None)
 

@@ -3,6 +3,7 @@
 Params need pyspark but no SparkContext, so these run without a SparkSession.
 """
 import json
+import os
 import re
 
 import numpy as np
@@ -123,3 +124,15 @@ def test_estimator_saves_a_keras_model_object_to_a_keras_file():
     loaded = keras.models.load_model(path, compile=False)
     for mine, theirs in zip(model.get_weights(), loaded.get_weights()):
         np.testing.assert_array_equal(mine, theirs)
+
+
+def test_a_keras_model_set_on_the_estimator_is_saved_to_a_file_removed_at_exit(tmp_path):
+    import subprocess
+    import sys
+
+    script = ("import keras; from sparkdl.ml import KerasEstimator; i = keras.Input((2,)); "
+              "e = KerasEstimator(model=keras.Model(i, keras.layers.Dense(1)(i))); "
+              "import os; assert os.path.isfile(e.getModel()); print(e.getModel())")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    path = done.stdout.strip().splitlines()[-1]
+    assert path.endswith(".keras") and not os.path.exists(path) and not os.path.exists(os.path.dirname(path))
