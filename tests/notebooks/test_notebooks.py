@@ -53,7 +53,7 @@ def test_notebooks_are_databricks_source_format():
 
 @pytest.mark.slow
 def test_batch_scoring_notebook(tmp_path):
-    done = run_notebook("01_batch_scoring.py", tmp_path, rows=40000)
+    done = run_notebook("01_batch_scoring.py", tmp_path, rows=20000)
     assert "largest difference from predict(): 0.0" in done.stdout
     assert "batch_size measured:" in done.stdout and "batch_size  8192:" in done.stdout
     assert_real_figure(tmp_path / "figures" / "01_throughput.png")
@@ -62,7 +62,7 @@ def test_batch_scoring_notebook(tmp_path):
 
 @pytest.mark.slow
 def test_distributed_training_notebook(tmp_path):
-    done = run_notebook("02_distributed_training.py", tmp_path, rows=40000, epochs=2)
+    done = run_notebook("02_distributed_training.py", tmp_path, rows=20000, epochs=2)
     assert "epochs trained by the second call: [3, 4]" in done.stdout
     assert_real_figure(tmp_path / "figures" / "02_training_history.png")
     assert (tmp_path / "work" / "02_trained" / "classifier.history.json").is_file()
