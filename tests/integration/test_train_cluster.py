@@ -14,8 +14,8 @@ from tests.integration import train_model
 from tests.integration.sparkproc import ROOT, spark_submit
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster]
-ROWS, BATCH, EPOCHS, LR, PARTITIONS = 600, 100, 2, 0.05, 4
-DELETE_BEFORE = (2, 8)  # global rounds: one in each epoch (6 rounds per epoch)
+ROWS, BATCH, EPOCHS, LR, PARTITIONS = 400, 100, 2, 0.05, 4
+DELETE_BEFORE = (2, 6)  # global rounds: one in each epoch (4 rounds per epoch)
 
 
 def _keras_weights(x, y):

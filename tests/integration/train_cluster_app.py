@@ -17,6 +17,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 import sparkdl
+from sparkdl.runtime.worker import LOG_FORMAT
 from sparkdl.training import loop
 from tests.integration import train_model
 
@@ -44,7 +45,7 @@ if __name__ == "__main__":
 
     data, work, output, lr, batch, epochs, partitions, *rounds = sys.argv[1:]
     handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))  # names the module: "sparkdl.training.jobs: round ..."
     logging.getLogger("sparkdl").addHandler(handler)
     logging.getLogger("sparkdl").setLevel(logging.INFO)
     spark = SparkSession.builder.appName("train-cluster-shards").getOrCreate()
