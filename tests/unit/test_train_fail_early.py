@@ -43,14 +43,14 @@ def _args(tmp_path, *extra):
     ("--optimizer", "adamm", r"ConfigError: --optimizer: optimizer 'adamm' is not a Keras optimizer .*'adam'"),
     ("--learning-rate", "-0.5", r"ConfigError: --learning-rate must be a number > 0, got -0.5$"),
 ])
-def test_job_refuses_a_bad_optimizer_flag_before_spark_starts(tmp_path, capsys, flag, value, expected):
-    from pyspark import SparkContext
-
+def test_job_refuses_a_bad_optimizer_flag_before_spark_starts(tmp_path, capsys, monkeypatch, flag, value, expected):
+    sessions = []
+    monkeypatch.setattr(_cli, "session", lambda app_name: sessions.append(app_name))
     code, err = _job_error(_args(tmp_path, flag, value), capsys)
     assert code == _cli.EXIT_BAD_INPUT and err, err
     assert re.match(expected, err[-1]), err[-1]
     assert "Traceback" not in "\n".join(err)
-    assert SparkContext._active_spark_context is None  # failed before a session was made
+    assert sessions == []  # failed before a session was asked for
     assert os.listdir(tmp_path) == []
 
 
