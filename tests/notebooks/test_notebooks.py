@@ -70,8 +70,8 @@ def test_distributed_training_notebook(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.kafka
-def test_streaming_notebook(tmp_path, broker):
-    done = run_notebook("03_streaming_scoring.py", tmp_path, bootstrap=broker, topic="notebook-events",
+def test_streaming_notebook(tmp_path, kafka):
+    done = run_notebook("03_streaming_scoring.py", tmp_path, bootstrap=kafka, topic="notebook-events",
                         messages=6000)
     assert "scored rows: 6000, distinct ids: 6000, dead letters: 2" in done.stdout
     assert "console query active: False" in done.stdout

@@ -1,4 +1,4 @@
-"""score_stream against a real Kafka-protocol broker (tansu) and real Spark."""
+"""score_stream against a real Apache Kafka broker (KRaft) and real Spark, through sparkdl's Kafka source."""
 import json
 import time
 
@@ -23,14 +23,14 @@ def _messages(ids, seed=0):
     return [(str(i).encode(), {"id": i, "features": x[i].tolist()}) for i in ids], x
 
 
-def _topic(broker, name):
+def _topic(kafka, name):
     topic = f"{name}-{time.time_ns()}"
-    create_topic(broker, topic, partitions=2)
+    create_topic(kafka, topic, partitions=2)
     return topic
 
 
-def _run_available_now(spark, model_path, broker, topic, tmp_path, **kwargs):
-    query = sparkdl.score_stream(spark, model_path, source=sparkdl.KafkaSource(broker, topic, schema=SCHEMA),
+def _run_available_now(spark, model_path, kafka, topic, tmp_path, **kwargs):
+    query = sparkdl.score_stream(spark, model_path, source=sparkdl.KafkaSource(kafka, topic, schema=SCHEMA),
                                  sink=sparkdl.ParquetSink(str(tmp_path / "out")),
                                  checkpoint_location=str(tmp_path / "ckpt"), available_now=True, **kwargs)
     assert query.awaitTermination(180), "the query did not drain the topic in time"
@@ -38,35 +38,35 @@ def _run_available_now(spark, model_path, broker, topic, tmp_path, **kwargs):
     return query
 
 
-def test_every_message_scored_once_with_predict_values(spark, broker, mlp_model, tmp_path):
+def test_every_message_scored_once_with_predict_values(spark, kafka, mlp_model, tmp_path):
     model, keras_path, _ = mlp_model
-    topic = _topic(broker, "exact")
+    topic = _topic(kafka, "exact")
     messages, x = _messages(range(120))
-    produce(broker, topic, messages)
-    _run_available_now(spark, keras_path, broker, topic, tmp_path)
+    produce(kafka, topic, messages)
+    _run_available_now(spark, keras_path, kafka, topic, tmp_path)
     rows = spark.read.parquet(str(tmp_path / "out")).orderBy("id").collect()
     assert [r.id for r in rows] == list(range(120))
     np.testing.assert_allclose(np.array([r.prediction for r in rows]), model(x).numpy(), rtol=1e-5, atol=1e-6)
     assert {r.key for r in rows} == {m[0] for m in messages} and rows[0].topic == topic
 
 
-def test_restart_after_stop_neither_loses_nor_duplicates(spark, broker, mlp_model, tmp_path):
-    topic = _topic(broker, "restart")
-    produce(broker, topic, _messages(range(60))[0])
-    _run_available_now(spark, mlp_model[1], broker, topic, tmp_path)
-    produce(broker, topic, _messages(range(60, 100))[0])
-    _run_available_now(spark, mlp_model[1], broker, topic, tmp_path)
+def test_restart_after_stop_neither_loses_nor_duplicates(spark, kafka, mlp_model, tmp_path):
+    topic = _topic(kafka, "restart")
+    produce(kafka, topic, _messages(range(60))[0])
+    _run_available_now(spark, mlp_model[1], kafka, topic, tmp_path)
+    produce(kafka, topic, _messages(range(60, 100))[0])
+    _run_available_now(spark, mlp_model[1], kafka, topic, tmp_path)
     ids = [r.id for r in spark.read.parquet(str(tmp_path / "out")).select("id").collect()]
     assert sorted(ids) == list(range(100))
 
 
-def test_poison_messages_go_to_the_dead_letter_output(spark, broker, mlp_model, tmp_path):
-    topic = _topic(broker, "poison")
+def test_poison_messages_go_to_the_dead_letter_output(spark, kafka, mlp_model, tmp_path):
+    topic = _topic(kafka, "poison")
     good, _ = _messages(range(30))
     poison = [(b"p1", b"{not json"), (b"p2", {"id": 1000, "features": [1.0, 2.0]}),
               (b"p3", {"id": 1001}), (b"p4", {"id": 1002, "features": [None] * 8})]
-    produce(broker, topic, good[:15] + poison + good[15:])
-    _run_available_now(spark, mlp_model[1], broker, topic, tmp_path,
+    produce(kafka, topic, good[:15] + poison + good[15:])
+    _run_available_now(spark, mlp_model[1], kafka, topic, tmp_path,
                        dead_letter=sparkdl.ParquetSink(str(tmp_path / "dead")))
     assert spark.read.parquet(str(tmp_path / "out")).count() == 30
     dead = {r.key: r.error for r in spark.read.parquet(str(tmp_path / "dead")).collect()}
@@ -77,23 +77,23 @@ def test_poison_messages_go_to_the_dead_letter_output(spark, broker, mlp_model, 
     assert dead[b"p4"] == "field 'features' holds null values"
 
 
-def test_kafka_sink_delivers_every_key(spark, broker, mlp_model, tmp_path):
-    source, target = _topic(broker, "src"), _topic(broker, "dst")
-    produce(broker, source, _messages(range(40))[0])
-    query = sparkdl.score_stream(spark, mlp_model[1], source=sparkdl.KafkaSource(broker, source, schema=SCHEMA),
-                                 sink=sparkdl.KafkaSink(broker, target), checkpoint_location=str(tmp_path / "c"),
+def test_kafka_sink_delivers_every_key(spark, kafka, mlp_model, tmp_path):
+    source, target = _topic(kafka, "src"), _topic(kafka, "dst")
+    produce(kafka, source, _messages(range(40))[0])
+    query = sparkdl.score_stream(spark, mlp_model[1], source=sparkdl.KafkaSource(kafka, source, schema=SCHEMA),
+                                 sink=sparkdl.KafkaSink(kafka, target), checkpoint_location=str(tmp_path / "c"),
                                  available_now=True)
     assert query.awaitTermination(180) and query.exception() is None
-    records = consume_all(broker, target, expected=40)
+    records = consume_all(kafka, target, expected=40)
     assert {key for key, _ in records} == {str(i).encode() for i in range(40)}
     first = json.loads(records[0][1])
     assert set(first) >= {"id", "prediction", "topic", "partition", "offset"} and len(first["prediction"]) == 3
 
 
-def test_max_records_per_trigger_bounds_batches(spark, broker, mlp_model, tmp_path):
-    topic = _topic(broker, "bounded")
-    produce(broker, topic, _messages(range(90))[0])
-    query = sparkdl.score_stream(spark, mlp_model[1], source=sparkdl.KafkaSource(broker, topic, schema=SCHEMA),
+def test_max_records_per_trigger_bounds_batches(spark, kafka, mlp_model, tmp_path):
+    topic = _topic(kafka, "bounded")
+    produce(kafka, topic, _messages(range(90))[0])
+    query = sparkdl.score_stream(spark, mlp_model[1], source=sparkdl.KafkaSource(kafka, topic, schema=SCHEMA),
                                  sink=sparkdl.ParquetSink(str(tmp_path / "out")),
                                  checkpoint_location=str(tmp_path / "ckpt"), trigger="200 milliseconds",
                                  max_records_per_trigger=25)

@@ -98,41 +98,41 @@ def test_model_input_binds_only_to_a_named_field(spark, stream_setup):
     np.testing.assert_allclose(np.array([r.prediction for r in rows]), mlp[0](x).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def _kafka_topic(broker, name, messages):
+def _kafka_topic(kafka, name, messages):
     topic = f"{name}-{time.time_ns()}"
-    create_topic(broker, topic, partitions=2)
-    produce(broker, topic, messages)
+    create_topic(kafka, topic, partitions=2)
+    produce(kafka, topic, messages)
     return topic
 
 
 @pytest.mark.kafka
-def test_schema_without_the_input_field_never_scores_the_message_key(spark, broker, stream_setup):
+def test_schema_without_the_input_field_never_scores_the_message_key(spark, kafka, stream_setup):
     """32-byte keys once fed an 8-float input as raw bytes; now the missing field is a SchemaError at start."""
     root, mlp, _, x = stream_setup
-    topic = _kafka_topic(broker, "keys", [(uuid.uuid4().hex.encode(), {"id": i, "features": x[i].tolist()})
+    topic = _kafka_topic(kafka, "keys", [(uuid.uuid4().hex.encode(), {"id": i, "features": x[i].tolist()})
                                           for i in range(10)])
     with pytest.raises(SchemaError, match=r"needs field 'features', which the stream's messages do not have "
                                           r"\(decoded fields: \['id'\]\); add it to the schema"):
-        _start(spark, mlp[1], root, source=sparkdl.KafkaSource(broker, topic, schema="id long"),
+        _start(spark, mlp[1], root, source=sparkdl.KafkaSource(kafka, topic, schema="id long"),
                checkpoint_location=str(root / "never"))
     assert not (root / "never").exists()
 
 
 @pytest.mark.kafka
-def test_stream_job_refuses_the_checkpoint_of_another_topic(spark, broker, stream_setup, tmp_path):
+def test_stream_job_refuses_the_checkpoint_of_another_topic(spark, kafka, stream_setup, tmp_path):
     root, mlp, _, x = stream_setup
     messages = [(str(i).encode(), {"id": i, "features": x[i].tolist()}) for i in range(10)]
-    first, second = _kafka_topic(broker, "first", messages), _kafka_topic(broker, "second", messages)
-    query = _start(spark, mlp[1], root, source=sparkdl.KafkaSource(broker, first, schema=SCHEMA),
+    first, second = _kafka_topic(kafka, "first", messages), _kafka_topic(kafka, "second", messages)
+    query = _start(spark, mlp[1], root, source=sparkdl.KafkaSource(kafka, first, schema=SCHEMA),
                    sink=sparkdl.ParquetSink(str(tmp_path / "out")), checkpoint_location=str(tmp_path / "ckpt"))
     assert query.awaitTermination(120) and query.exception() is None
     done = spark_submit(["--master", "local[2]", "jobs/stream_score.py", "--model", mlp[1], "--kafka-bootstrap",
-                         broker, "--input-topic", second, "--output-path", tmp_path / "out2", "--checkpoint",
+                         kafka, "--input-topic", second, "--output-path", tmp_path / "out2", "--checkpoint",
                          tmp_path / "ckpt", "--schema", SCHEMA, "--available-now"])
     text = done.stdout + done.stderr
     assert done.returncode == 2, text[-3000:]
     ours = [line for line in text.splitlines() if line.startswith("ConfigError:")]
     assert ours == [f"ConfigError: checkpoint_location '{tmp_path}/ckpt' belongs to a query reading Kafka topic "
-                    f"{first!r} at {broker}, not Kafka topic {second!r} at {broker}; its offsets would skip or repeat "
+                    f"{first!r} at {kafka}, not Kafka topic {second!r} at {kafka}; its offsets would skip or repeat "
                     f"messages. Use a new checkpoint_location for this source"], text[-3000:]
     assert not (tmp_path / "out2").exists()
