@@ -25,7 +25,7 @@ from ..runtime.schema import spark_type
 from ..runtime.session import require_classic
 from ..signature import TensorSpec
 from ..tensors import is_binary_type, is_list_type, list_depth
-from .arrow_fs import arrow_reads, data_files, resolve
+from .arrow_fs import arrow_reads, data_files, resolve, task_uri
 from .commit import JobCommitter
 from .file_task import FileTask, score_partition
 from .formats import OUTPUT_FORMATS, ReadOptions, ReadSpec, check_output_format, read_schema
@@ -120,8 +120,8 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     input, output = fs.absolute(str(input), spark), fs.absolute(str(output), spark)  # paths under fs.defaultFS
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size, on_error=on_error)
     read_options = ReadOptions.of(input_format, options)
-    committer = JobCommitter(output, overwrite, check_output_format(output_format))
-    filesystem, path = resolve(input)
+    committer = JobCommitter(task_uri(output), overwrite, check_output_format(output_format))
+    filesystem, path = resolve(task_uri(input))  # task_uri: hdfs: -> webhdfs: where only WebHDFS reaches it
     _check_apart(filesystem, path, committer, input, output)
     files = data_files(filesystem, path, str(input))
     schema = read_schema(filesystem, files, read_options)
@@ -130,7 +130,8 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     spec = ReadSpec(read_options, schema, _read_columns(schema, plan))
     splits = plan_splits(filesystem, files, spec, spark.sparkContext.defaultParallelism)
     loads = model_loads(spark)
-    results, written = _run(spark, FileTask(plan, str(input), spec, committer.job, output_format), splits, committer)
+    task = FileTask(plan, task_uri(input), spec, committer.job, output_format)
+    results, written = _run(spark, task, splits, committer)
     seconds = time.perf_counter() - started
     rows = sum(result["rows"] for result in results)
     summary = {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1),

@@ -52,3 +52,38 @@ def test_webhdfs_without_a_session_reads_and_writes(hdfs, keras_path, monkeypatc
     assert not fs.exists(f"{base}/fresh")  # the check leaves no directory it made
     fs.delete(base)
     assert not fs.exists(base)
+
+
+def test_score_files_reads_and_writes_hdfs_with_pyarrow(spark, hdfs, keras_path, monkeypatch, tmp_path):
+    """score_files on hdfs: URIs without libhdfs: WebHDFS, with SPARKDL_WEBHDFS_URL set on the driver only
+    (the Python workers were started before it was set), output committed with _SUCCESS."""
+    import keras
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    import sparkdl
+    from sparkdl.errors import StorageError
+    from sparkdl.inference.arrow_fs import resolve
+
+    monkeypatch.setenv("SPARKDL_WEBHDFS_URL", hdfs.webhdfs)
+    x = np.random.default_rng(5).normal(size=(300, 8)).astype(np.float32)
+    (tmp_path / "in").mkdir()
+    for i in range(3):
+        rows = slice(i * 100, (i + 1) * 100)
+        table = pa.table({"id": np.arange(300)[rows], "features": pa.array(list(x[rows]), pa.list_(pa.float32()))})
+        pq.write_table(table, tmp_path / "in" / f"part-{i}.parquet")
+    base = f"{hdfs.uri}/score-files-{time.time_ns()}"
+    fs.upload(str(tmp_path / "in"), f"{base}/in")
+    summary = sparkdl.score_files(spark, keras_path, f"{base}/in", f"{base}/out", keep=["id"])
+    assert summary["rows"] == 300 and summary["input_files"] == 3, summary
+    assert "_SUCCESS" in fs.listdir(f"{base}/out") and "_temporary" not in fs.listdir(f"{base}/out")
+    filesystem, path = resolve(f"{base}/out")
+    table = pq.read_table(path, filesystem=filesystem).sort_by("id")
+    assert table.column("id").to_pylist() == list(range(300))
+    scores = np.stack(table.column(table.column_names[-1]).to_numpy(zero_copy_only=False))
+    np.testing.assert_allclose(scores, keras.models.load_model(keras_path)(x).numpy(), rtol=1e-5, atol=1e-6)
+    with pytest.raises(StorageError, match="already exists"):  # refused before any Spark job; output untouched
+        sparkdl.score_files(spark, keras_path, f"{base}/in", f"{base}/out")
+    assert len(pq.read_table(path, filesystem=filesystem)) == 300
+    fs.delete(base)
