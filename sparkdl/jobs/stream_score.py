@@ -1,13 +1,14 @@
 """sparkdl-stream-score (or: spark-submit jobs/stream_score.py) --model URI
-   (--kafka-bootstrap HOST:PORT --input-topic T | --input-path DIR)
+   (--kafka-bootstrap HOST:PORT (--input-topic T | --input-topic-pattern REGEX) | --input-path DIR)
    (--output-topic T2 | --output-path PATH) --checkpoint URI [options]
 
-Scores a Kafka topic (or a directory that Parquet/JSON files land in) as it arrives. Runs until
-stopped: SIGTERM (or Ctrl-C) stops the query after the current micro-batch. With --available-now it
-drains what is there and exits. Logs per micro-batch: rows, dead letters, duration, rows/s,
-end-to-end latency p50/p99 (now - Kafka timestamp). Prints a JSON summary at the end. A checkpoint
-belongs to one source and one model: another --input-topic/--input-path is refused (exit 2), and
-so is another --model unless --allow-model-change.
+Scores a Kafka topic, or every topic whose whole name matches --input-topic-pattern (or a
+directory that Parquet/JSON files land in) as it arrives. Runs until stopped: SIGTERM (or Ctrl-C)
+stops the query after the current micro-batch. With --available-now it drains what is there and
+exits. Logs per micro-batch: rows, dead letters, duration, rows/s, end-to-end latency p50/p99
+(now - Kafka timestamp). Prints a JSON summary at the end. A checkpoint belongs to one source and
+one model: another --input-topic/--input-topic-pattern/--input-path is refused (exit 2), and so is
+another --model unless --allow-model-change.
 """
 import argparse
 import os
@@ -17,6 +18,7 @@ import time
 from sparkdl import _cli
 from sparkdl.errors import ConfigError
 from sparkdl.streaming.kafka_client import PROTOCOLS, KafkaClient
+from sparkdl.streaming.kafka_topics import Topics
 
 
 def parse_args(argv=None):
@@ -25,6 +27,8 @@ def parse_args(argv=None):
     parser.add_argument("--kafka-bootstrap", help="HOST:PORT[,HOST:PORT]; needed by --input-topic, --output-topic")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--input-topic", help="Kafka topic to score")
+    source.add_argument("--input-topic-pattern", metavar="REGEX",
+                        help="score every Kafka topic whose whole name matches REGEX, also ones created later")
     source.add_argument("--input-path", help="directory of Parquet/JSON files to score (new files as they land)")
     parser.add_argument("--input-format", default="parquet", choices=("parquet", "json"), help="for --input-path")
     out = parser.add_mutually_exclusive_group(required=True)
@@ -68,16 +72,20 @@ def _kafka_security(args) -> dict:
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    if (args.input_topic or args.output_topic) and not args.kafka_bootstrap:
-        raise ConfigError("--input-topic and --output-topic need --kafka-bootstrap HOST:PORT (the Kafka brokers)")
+    if (args.input_topic or args.input_topic_pattern or args.output_topic) and not args.kafka_bootstrap:
+        raise ConfigError("--input-topic and --output-topic need --kafka-bootstrap HOST:PORT (the Kafka brokers), "
+                          "and so does --input-topic-pattern")
     security = _kafka_security(args)
     KafkaClient(args.kafka_bootstrap or "", **security)  # a ConfigError before Spark starts
+    if args.input_path is None:
+        Topics(args.input_topic, args.input_topic_pattern)  # likewise for a bad --input-topic-pattern
     spark = _cli.session("sparkdl-stream-score")
     import sparkdl
 
-    if args.input_topic:
-        source = sparkdl.KafkaSource(args.kafka_bootstrap, args.input_topic, value_format=args.value_format,
-                                     schema=args.schema, starting_offsets=args.starting_offsets, **security)
+    if args.input_path is None:
+        source = sparkdl.KafkaSource(args.kafka_bootstrap, args.input_topic, topic_pattern=args.input_topic_pattern,
+                                     value_format=args.value_format, schema=args.schema,
+                                     starting_offsets=args.starting_offsets, **security)
     else:
         source = sparkdl.FileSource(args.input_path, format=args.input_format, schema=args.schema,
                                     max_files_per_trigger=args.max_files_per_trigger)

@@ -1,6 +1,8 @@
 """Where a Kafka client connects and how it authenticates, in each client's own vocabulary.
 
-One `KafkaClient` (built on the driver from a KafkaSource / KafkaSink) gives:
+`KafkaConnection` holds where Kafka is and how to authenticate, checked when it is built: the
+fields KafkaSource, KafkaSink and KafkaClient share. One `KafkaClient` (`connection.client`, built on
+the driver from a KafkaSource / KafkaSink) gives:
 * `librdkafka()`: the confluent-kafka settings of sparkdl's own source and sink,
 * `connector_options()`: the `kafka.*` options of Spark's `kafka` connector (a JAAS line for SASL),
 * `reader_options()` / `from_options()`: the options of the `sparkdl_kafka` data source, whose
@@ -20,11 +22,14 @@ _LOGIN_MODULES = {"PLAIN": "org.apache.kafka.common.security.plain.PlainLoginMod
                   "SCRAM-SHA-512": "org.apache.kafka.common.security.scram.ScramLoginModule"}
 _READER_KEYS = {"bootstrap": "bootstrap_servers", "securityProtocol": "security_protocol",
                 "saslMechanism": "sasl_mechanism", "saslUsername": "sasl_username", "saslPassword": "sasl_password"}
+_SECURITY = ("security_protocol", "sasl_mechanism", "sasl_username", "sasl_password")
 
 
-@dataclass(frozen=True)
-class KafkaClient:
-    bootstrap_servers: str
+@dataclass(frozen=True, kw_only=True)
+class KafkaConnection:
+    """Bootstrap servers (positional) and the keyword-only security settings (driver side)."""
+
+    bootstrap_servers: str = field(kw_only=False)
     security_protocol: Optional[str] = None  # None: PLAINTEXT
     sasl_mechanism: Optional[str] = None     # PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (with a SASL protocol)
     sasl_username: Optional[str] = None
@@ -44,6 +49,16 @@ class KafkaClient:
         if not sasl and (self.sasl_mechanism or self.sasl_username or self.sasl_password):
             raise ConfigError(f"sasl_mechanism / sasl_username / sasl_password need security_protocol "
                               f"'SASL_PLAINTEXT' or 'SASL_SSL', got {protocol!r}")
+
+    @property
+    def client(self) -> "KafkaClient":
+        """The KafkaClient of these settings (what executors get: it pickles, it has no extra fields)."""
+        return KafkaClient(self.bootstrap_servers, **{name: getattr(self, name) for name in _SECURITY})
+
+
+@dataclass(frozen=True, kw_only=True)
+class KafkaClient(KafkaConnection):
+    """A KafkaConnection in each client's own vocabulary (see the module docstring)."""
 
     def __str__(self) -> str:
         return self.bootstrap_servers

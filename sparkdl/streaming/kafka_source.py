@@ -1,8 +1,10 @@
 """A Kafka source for Structured Streaming on Spark's Python Data Source API (format `sparkdl_kafka`).
 
-Used when Spark's own `kafka` connector is not on the classpath. Offsets are a JSON dict
-{"<partition>": next offset} stored in the query's checkpoint (never in a consumer group), so a
-restarted query resumes exactly where its last committed micro-batch ended. Driver-side calls
+Used when Spark's own `kafka` connector is not on the classpath. It reads one topic or every topic
+matching a pattern (kafka_topics.py), and topics and partitions that appear while it runs, from
+their start. Offsets are a JSON dict {"<topic>": {"<partition>": next offset}} stored in the
+query's checkpoint (never in a consumer group), so a restarted query resumes exactly where its
+last committed micro-batch ended. Driver-side calls
 (initial/latest offsets) and executor-side reads each open their own short-lived client: Kafka
 clients cannot be pickled, so none is kept on `self`. A read stops once the consumer's position
 reaches the planned end, which also steps over transaction markers. Records reach Spark as Arrow
@@ -21,6 +23,7 @@ import uuid
 
 from ..runtime.session import require_pyspark
 from .kafka_client import client_config
+from .kafka_topics import Topics
 
 NAME = "sparkdl_kafka"
 
@@ -34,71 +37,80 @@ def _consumer(client, timeout_ms: int):
                      "socket.timeout.ms": timeout_ms, "session.timeout.ms": 6000, "auto.offset.reset": "earliest"})
 
 
-def topic_partitions(client, topic: str, timeout: float) -> list:
-    """Partition ids of `topic` (driver side); raise RuntimeError when unreachable or missing."""
+def topic_partitions(client, topics: Topics, timeout: float) -> list:
+    """Sorted (topic, partition) pairs `topics` reads now (driver side); RuntimeError when Kafka is
+    unreachable or a named topic is missing (a pattern may match nothing yet)."""
     from confluent_kafka import KafkaException
 
     consumer = _consumer(client, int(timeout * 1000))
     try:
-        metadata = consumer.list_topics(topic, timeout=timeout)
+        metadata = consumer.list_topics(topics.name, timeout=timeout)  # a pattern: every topic
     except KafkaException as error:
         raise RuntimeError(f"cannot reach Kafka at {client} within {timeout:.0f}s: {error}") from None
     finally:
         consumer.close()
-    info = metadata.topics.get(topic)
-    if info is None or info.error is not None or not info.partitions:
-        raise RuntimeError(f"Kafka topic {topic!r} does not exist at {client}; create it first")
-    return sorted(info.partitions)
+    info = metadata.topics.get(topics.name) if topics.name is not None else None
+    if topics.name is not None and (info is None or info.error is not None or not info.partitions):
+        raise RuntimeError(f"Kafka topic {topics.name!r} does not exist at {client}; create it first")
+    return sorted((name, p) for name, info in metadata.topics.items()
+                  if info.error is None and topics.matches(name) for p in info.partitions)
 
 
-def fetched_high_watermarks(client, topic: str, start: dict, timeout: float) -> dict:
-    """{partition: high watermark} as the brokers' fetch responses report it (driver side).
+def fetched_high_watermarks(client, start: dict, timeout: float) -> dict:
+    """{(topic, partition): high watermark} as the brokers' fetch responses report it (driver side).
 
     Read from a fetch rather than a ListOffsets request: some Kafka-protocol brokers (tansu)
     answer ListOffsets "latest" wrongly for multi-record batches, and a fetch's high watermark is
-    exact on every broker. The consumer starts at `start`, so the fetch reads little.
+    exact on every broker. The consumer starts at `start` ({(topic, partition): offset}), so the
+    fetch reads little.
     """
     from confluent_kafka import TopicPartition
 
     consumer = _consumer(client, int(timeout * 1000))
     try:
-        consumer.assign([TopicPartition(topic, p, max(0, o)) for p, o in start.items()])
+        consumer.assign([TopicPartition(t, p, max(0, o)) for (t, p), o in start.items()])
         marks, deadline = {}, time.time() + timeout
         while len(marks) < len(start):
             consumer.consume(num_messages=1, timeout=0.05)
-            for p in start:
-                high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)[1]
+            for t, p in start:
+                high = consumer.get_watermark_offsets(TopicPartition(t, p), cached=True)[1]
                 if high >= 0:
-                    marks[p] = high
+                    marks[(t, p)] = high
             if time.time() > deadline:
-                raise RuntimeError(f"Kafka at {client}: no fetch response for {topic} partitions "
+                raise RuntimeError(f"Kafka at {client}: no fetch response for (topic, partition) "
                                    f"{sorted(set(start) - set(marks))} within {timeout:.0f}s")
         return marks
     finally:
         consumer.close()
 
 
-def end_offsets(client, topic: str, timeout: float) -> dict:
-    """{"<partition>": offset after the last record} for every partition of `topic` (driver side)."""
-    partitions = topic_partitions(client, topic, timeout)
-    ends = fetched_high_watermarks(client, topic, {p: 0 for p in partitions}, timeout)
-    return {str(p): int(o) for p, o in ends.items()}
+def end_offsets(client, topics: Topics, timeout: float) -> dict:
+    """{(topic, partition): offset after the last record} for every partition `topics` reads now (driver side)."""
+    partitions = topic_partitions(client, topics, timeout)
+    return {tp: int(o) for tp, o in fetched_high_watermarks(client, {tp: 0 for tp in partitions}, timeout).items()}
 
 
-def watermarks(client, topic: str, partitions, timeout: float) -> dict:
-    """{partition: (low, high)} offsets (driver side)."""
+def watermarks(client, partitions, timeout: float) -> dict:
+    """{(topic, partition): (low, high)} offsets of (topic, partition) pairs (driver side)."""
     from confluent_kafka import TopicPartition
 
     consumer = _consumer(client, int(timeout * 1000))
     try:
-        return {p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout, cached=False)
-                for p in partitions}
+        return {(t, p): consumer.get_watermark_offsets(TopicPartition(t, p), timeout=timeout, cached=False)
+                for t, p in partitions}
     finally:
         consumer.close()
 
 
+def offset_ranges(start: dict, end: dict) -> list:
+    """(topic, partition, first, stop) of each partition with records from `start` to `end`
+    (both {(topic, partition): offset}; a partition missing from `start` starts at 0)."""
+    return [(t, p, start.get((t, p), 0), stop) for (t, p), stop in sorted(end.items()) if stop > start.get((t, p), 0)]
+
+
 def take(start: dict, latest: dict, max_rows) -> dict:
-    """End offsets that read at most `max_rows` records past `start`, shared fairly by partitions."""
+    """End offsets that read at most `max_rows` records past `start`, shared fairly by partitions
+    (keys: (topic, partition) pairs, or any sortable partition ids)."""
     end = dict(start)
     budget = max_rows if max_rows is not None else float("inf")
     pending = {p: latest[p] - start.get(p, 0) for p in latest if latest[p] > start.get(p, 0)}

@@ -11,7 +11,6 @@ also names its source and model (`state.claim_checkpoint`), so it cannot be reus
 """
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -32,6 +31,7 @@ from ..runtime.models import resolve_model
 from ..runtime.schema import bind_inputs, bind_outputs, map_in_arrow
 from ..runtime.session import is_connect
 from . import kafka_source
+from .kafka_topics import parse_offsets
 from .observed import write_observed
 from .sinks import ConsoleSink, KafkaSink, ParquetSink
 from .sources import ERROR, RAW, FileSource, KafkaSource, decode, input_fields, read_stream
@@ -184,7 +184,7 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
     writer = (decoded.writeStream.option("checkpointLocation", checkpoint_location)
               .foreachBatch(_process(plan, T.StructType(scorable.fields + fields), sink, dead_letter,
                                      isinstance(source, KafkaSource))))
-    drain_to = kafka_source.end_offsets(source.client, source.topic, source.timeout_seconds) \
+    drain_to = kafka_source.end_offsets(source.client, source.topics, source.timeout_seconds) \
         if available_now and isinstance(source, KafkaSource) else None
     writer = _triggered(writer, trigger, available_now, drain_to)
     for target in filter(None, (sink, dead_letter)):
@@ -194,33 +194,28 @@ def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs
         writer = writer.queryName(query_name)
     query = writer.start()
     if drain_to is not None:
-        threading.Thread(target=_stop_when_drained, args=(query, drain_to), daemon=True,
+        threading.Thread(target=_stop_when_drained, args=(query, drain_to, source.topic), daemon=True,
                          name="sparkdl-available-now").start()
     return query
 
 
-def _stop_when_drained(query, targets: dict, poll_seconds: float = 0.2) -> None:
-    """Stop `query` once a committed micro-batch reached `targets`.
+def _stop_when_drained(query, targets: dict, topic: Optional[str], poll_seconds: float = 0.2) -> None:
+    """Stop `query` once a committed micro-batch reached `targets` ({(topic, partition): offset}).
 
     Spark runs a Python source under `Trigger.AvailableNow` as a single Trigger.Once batch, which
     after a restart is just the re-run of the last uncommitted batch; draining with bounded
-    micro-batches (max_records_per_trigger) needs this instead.
+    micro-batches (max_records_per_trigger) needs this instead. Both connectors report
+    {"<topic>": {"<partition>": n}} (sparkdl's source before topic patterns: {"<partition>": n}
+    of `topic`).
     """
+    if not targets:  # a topic pattern that matches no topic yet: nothing to drain
+        query.stop()
+        return
     while query.isActive:
         progress = query.lastProgress
         if progress and progress["sources"]:
-            end = partition_offsets(progress["sources"][0]["endOffset"])
-            if end and all(int(end.get(p, -1)) >= target for p, target in targets.items()):
+            end = parse_offsets(progress["sources"][0]["endOffset"], topic)
+            if end and all(end.get(tp, -1) >= target for tp, target in targets.items()):
                 query.stop()
                 return
         time.sleep(poll_seconds)
-
-
-def partition_offsets(offsets) -> dict:
-    """{"<partition>": next offset} from a query progress' endOffset: sparkdl's source reports
-    {"0": n}, Spark's Kafka connector {"<topic>": {"0": n}} (one topic here)."""
-    offsets = json.loads(offsets) if isinstance(offsets, str) else offsets
-    if not offsets:
-        return {}
-    nested = [value for value in offsets.values() if isinstance(value, dict)]
-    return {str(p): int(o) for part in nested for p, o in part.items()} if nested else offsets

@@ -13,7 +13,7 @@ KafkaSink's brokers must answer within `timeout_seconds`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional, Tuple
 
 from pyspark.sql import DataFrame
@@ -22,7 +22,7 @@ from pyspark.sql import functions as F
 from .. import fs
 from ..errors import SourceUnavailableError
 from ..runtime.schema import column
-from .kafka_client import KafkaClient
+from .kafka_client import KafkaClient, KafkaConnection
 
 
 @dataclass(frozen=True)
@@ -37,25 +37,13 @@ class ParquetSink:
 
 
 @dataclass(frozen=True)
-class KafkaSink:
-    """`fields`: columns to put in the JSON value besides the predictions (None: all non-binary)."""
+class KafkaSink(KafkaConnection):
+    """`fields`: columns to put in the JSON value besides the predictions (None: all non-binary).
+    Keyword-only security settings: as KafkaSource (streaming.kafka_client.KafkaConnection)."""
 
-    bootstrap_servers: str
     topic: str
     fields: Optional[Tuple[str, ...]] = None
     timeout_seconds: float = 10.0
-    security_protocol: Optional[str] = None  # and the SASL settings: as KafkaSource
-    sasl_mechanism: Optional[str] = None
-    sasl_username: Optional[str] = None
-    sasl_password: Optional[str] = field(default=None, repr=False)
-
-    @property
-    def client(self) -> KafkaClient:
-        return KafkaClient(self.bootstrap_servers, self.security_protocol, self.sasl_mechanism, self.sasl_username,
-                           self.sasl_password)
-
-    def __post_init__(self):
-        self.client  # noqa: B018  (checks the security settings now)
 
     def check(self, spark) -> None:
         """Ask the brokers for their metadata (driver); SourceUnavailableError when none answers."""

@@ -13,6 +13,7 @@ only as `value_format="tensor"`.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Optional
 
@@ -28,43 +29,43 @@ from ..runtime.schema import column
 from ..runtime.session import is_connect
 from ..signature import ModelSignature
 from . import kafka_source
-from .kafka_client import KafkaClient
+from .kafka_client import KafkaConnection
+from .kafka_topics import Topics
 
 ERROR = "_sparkdl_error"
 KAFKA_COLUMNS = ("key", "topic", "partition", "offset", "timestamp")
 RAW = "value"  # the original message value, kept for the dead-letter output
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class KafkaSource:
-    """A Kafka topic. value_format: "json" or "tensor"; schema: DDL of the JSON fields to keep
-    (default: the model inputs as float arrays); starting_offsets: "earliest" or "latest".
-    security_protocol ("SASL_PLAINTEXT", "SASL_SSL", "SSL"), sasl_mechanism ("PLAIN",
-    "SCRAM-SHA-256", "SCRAM-SHA-512"), sasl_username, sasl_password: how to authenticate, given to
-    whichever connector reads (see streaming.kafka_client)."""
+class KafkaSource(KafkaConnection):
+    """A Kafka topic, or with `topic_pattern` (keyword) every topic whose whole name matches that
+    regex (internal "__" topics never; topics created later are read too). value_format: "json" or
+    "tensor"; schema: DDL of the JSON fields to keep (default: the model inputs as float arrays);
+    starting_offsets: "earliest" or "latest". Keyword-only security_protocol ("SASL_PLAINTEXT",
+    "SASL_SSL", "SSL"), sasl_mechanism ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"), sasl_username,
+    sasl_password: how to authenticate, given to whichever connector reads (see streaming.kafka_client)."""
 
-    bootstrap_servers: str
-    topic: str
+    topic: Optional[str] = None
     value_format: str = "json"
     schema: Optional[str] = None
     starting_offsets: str = "earliest"
     timeout_seconds: float = 10.0
-    security_protocol: Optional[str] = None
-    sasl_mechanism: Optional[str] = None
-    sasl_username: Optional[str] = None
-    sasl_password: Optional[str] = field(default=None, repr=False)
-
-    @property
-    def client(self) -> KafkaClient:
-        return KafkaClient(self.bootstrap_servers, self.security_protocol, self.sasl_mechanism, self.sasl_username,
-                           self.sasl_password)
+    topic_pattern: Optional[str] = field(default=None, kw_only=True)
 
     def __post_init__(self):
-        self.client  # noqa: B018  (checks the security settings now)
+        super().__post_init__()
+        self.topics  # noqa: B018  (exactly one of topic / topic_pattern, a valid regex)
         if self.value_format not in ("json", "tensor"):
             raise ConfigError(f"value_format must be 'json' or 'tensor', got {self.value_format!r}")
         if self.starting_offsets not in ("earliest", "latest"):
             raise ConfigError(f"starting_offsets must be 'earliest' or 'latest', got {self.starting_offsets!r}")
+
+    @property
+    def topics(self) -> Topics:
+        """The topics this source reads (ConfigError for neither or both of topic / topic_pattern)."""
+        return Topics(self.topic, self.topic_pattern)
 
 
 @dataclass(frozen=True)
@@ -122,19 +123,30 @@ def read_stream(spark, source, max_records_per_trigger: Optional[int]) -> DataFr
         return reader.load(source.path)
     if not isinstance(source, KafkaSource):
         raise ConfigError(f"source must be a KafkaSource or FileSource, got {type(source).__name__}")
+    return _read_kafka(spark, source, max_records_per_trigger)
+
+
+def _read_kafka(spark, source: KafkaSource, max_records_per_trigger: Optional[int]) -> DataFrame:
+    """Spark's `kafka` connector (subscribe / subscribePattern) when it is there, else sparkdl's source."""
     try:
-        kafka_source.topic_partitions(source.client, source.topic, source.timeout_seconds)
+        found = kafka_source.topic_partitions(source.client, source.topics, source.timeout_seconds)
     except RuntimeError as error:
         raise SourceUnavailableError(f"{error}. Check --kafka-bootstrap / bootstrap_servers and the topic") from None
+    if not found:
+        log.warning("no Kafka topic at %s matches topic_pattern %r yet; the stream reads them once created",
+                    source.client, source.topic_pattern)
+    subscription = {"subscribe": source.topic} if source.topic is not None else \
+        {"subscribePattern": source.topic_pattern}
     if _native_kafka_available(spark):
         reader = (spark.readStream.format("kafka").options(**source.client.connector_options())
-                  .option("subscribe", source.topic).option("startingOffsets", source.starting_offsets))
+                  .options(**subscription).option("startingOffsets", source.starting_offsets))
         if max_records_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", max_records_per_trigger)
         return reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
     spark.dataSource.register(kafka_source.data_source())  # ConfigError on pyspark 3.5
+    topic = {"topic": source.topic} if source.topic is not None else {"topicPattern": source.topic_pattern}
     reader = (spark.readStream.format(kafka_source.NAME).options(**source.client.reader_options())
-              .option("topic", source.topic).option("startingOffsets", source.starting_offsets)
+              .options(**topic).option("startingOffsets", source.starting_offsets)
               .option("timeoutSeconds", str(source.timeout_seconds))
               .option("maxTasks", str(_cores(spark))))  # a task per core, not per partition
     if max_records_per_trigger:

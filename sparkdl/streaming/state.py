@@ -18,14 +18,18 @@ FILE = "sparkdl-query.json"
 
 
 def source_identity(spark, source) -> dict:
-    """What a source's offsets refer to: Kafka brokers and topic, or a qualified directory and format."""
+    """What a source's offsets refer to: Kafka brokers and topic (or topic pattern), or a qualified
+    directory and format."""
     if isinstance(source, KafkaSource):
         servers = sorted({s.strip().lower() for s in source.bootstrap_servers.split(",") if s.strip()})
-        return {"kafka": ",".join(servers), "topic": source.topic}
+        topics = {"topic": source.topic} if source.topic is not None else {"topic_pattern": source.topic_pattern}
+        return {"kafka": ",".join(servers), **topics}
     return {"directory": fs.qualify(source.path, spark), "format": source.format}
 
 
 def _describe(source: dict) -> str:
+    if "topic_pattern" in source:
+        return f"Kafka topics matching {source['topic_pattern']!r} at {source['kafka']}"
     if "kafka" in source:
         return f"Kafka topic {source['topic']!r} at {source['kafka']}"
     return f"{source['format']} files in {source['directory']}"

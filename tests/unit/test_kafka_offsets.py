@@ -20,9 +20,10 @@ def test_group_ranges_balances_records_and_keeps_every_range_once():
     assert len(group_ranges(ranges, 1_000_000)) == len(ranges)
 
 
-def test_partition_offsets_reads_both_sources_shapes():
-    from sparkdl.streaming.score import partition_offsets
+def test_parse_offsets_reads_both_sources_shapes():
+    from sparkdl.streaming.kafka_topics import parse_offsets
 
-    assert partition_offsets('{"0": 5, "1": 7}') == {"0": 5, "1": 7}  # sparkdl's source
-    assert partition_offsets('{"events": {"0": 5, "1": 7}}') == {"0": 5, "1": 7}  # Spark's connector
-    assert partition_offsets(None) == {}
+    expected = {("events", 0): 5, ("events", 1): 7}
+    assert parse_offsets('{"0": 5, "1": 7}', "events") == expected  # sparkdl's one-topic source, before patterns
+    assert parse_offsets('{"events": {"0": 5, "1": 7}}', "events") == expected  # Spark's connector, sparkdl's now
+    assert parse_offsets(None) == {}
