@@ -37,6 +37,7 @@ setup(
         "kafka": ["confluent-kafka>=2.3"],
         "mlflow": ["mlflow>=3.1,<4"],  # models:/ and runs:/ URIs, train(..., mlflow=True); mlflow-skinny suffices
         "notebooks": ["matplotlib>=3.7", "jupytext>=1.16", "nbclient>=0.10", "ipykernel>=6"],
+        "bench": ["ray[data]==2.60.0", "daft==0.7.26"],  # bench/inference.py's peers (skipped without them)
         "test": [
             # [connect]: the client libraries; tests/connect runs a Connect server from the pyspark wheel
             "pyspark[connect]==4.3.0; python_version >= '3.11'",  # 4.3 needs Python 3.11

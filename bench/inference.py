@@ -12,6 +12,11 @@
   (f) sparkdl.score_files(..., keep=["id"]): Spark schedules one task per split, each reads its
       Parquet with pyarrow, scores and writes id + prediction with pyarrow (no rows in the JVM);
       (f no prefetch) the same with prefetch=0 (no reader thread), to measure the read-ahead
+  (ray, daft) the peers, without Spark: Ray Data and Daft reading the same Parquet, scoring with the
+      same compiled model call as (a) in actors that load the model once, writing id + prediction
+      (bench/peers.py; optional: `pip install -e '.[bench]'`, else they are skipped with a message);
+      (one actor with two TensorFlow threads); ray_2x1 / daft_2x1: two actors with one thread each;
+      "warm-up s": the seconds of their untimed run over the warm-up sample, mostly actor start
 
 Models and data are generated here: MLP 64 -> 256 -> 256 -> 10 over 1M rows, and CNN
 32x32x3 -> conv32 -> pool -> conv64 -> pool -> 128 -> 10 over 100k rows (a flat array<float> of
@@ -30,7 +35,7 @@ session stops; for (a), this process's peak RSS after (a) (its first round: no S
 Writes every round to bench-output/inference.json.
 
     python bench/inference.py [--mlp-rows N] [--cnn-rows N] [--rounds N] [--models mlp,cnn] [--skip-tuned]
-                              [--scorers f,c_keep,...]  (a subset of the scorers; (a) always runs)
+                              [--only f,c_keep,ray,daft,...]  (a subset of the scorers; (a), alias l0, always runs)
 """
 import argparse
 import json
@@ -46,6 +51,7 @@ os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+import peers  # noqa: E402
 import pyarrow.parquet as pq  # noqa: E402
 
 from sparkdl import examples  # noqa: E402
@@ -193,11 +199,20 @@ def scorers(kind: str, rows: int, tuned: bool, only=None) -> dict:
     if tuned:
         tuned_udf = batch_udf_scorer(model_path, shape, tuned=True)
         chosen["b_tuned"] = (data_path, lambda df: df.withColumn("prediction", tuned_udf("features")))
-    if kind == "cnn":
+    if kind == "cnn" and (only is None or "c_binary" in only):
         binary_path = build(kind, rows, binary=True)[1]
         chosen["c_binary"] = (binary_path, chosen["c"][1])
+    if kind == "cnn":
         chosen["b_id"] = (data_path, lambda df: df.select("id", udf("features").alias("prediction")))
-    return {label: scorer for label, scorer in chosen.items() if only is None or label in only}
+    chosen = {label: scorer for label, scorer in chosen.items() if only is None or label in only}
+    for label in peers.CONFIGS if only is not None else PEERS_DEFAULT:
+        if only is None or label in only:
+            skipped = peers.missing(label)
+            if skipped:
+                print(skipped, flush=True)
+            else:
+                chosen[label] = (data_path, peers.Peer(label))
+    return chosen
 
 
 def head_sample(data_path: str, rows: int) -> str:
@@ -228,6 +243,10 @@ def one_round(kind: str, rows: int, chosen: dict, warm_rows: int) -> dict:
     speeds = {"a": single_process(model_path, data_path, shape),
               "a peak MB": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
     for label, (path, score) in chosen.items():
+        if isinstance(score, peers.Peer):
+            speeds[label], speeds[label + " warm-up s"] = score.measure(model_path, path, shape,
+                                                                       head_sample(path, min(warm_rows, rows)), OUT)
+            continue
         spark = new_session()
         warm_up(spark, score, path, min(warm_rows, rows))
         speeds[label] = spark_run(spark, score, path, label)
@@ -238,7 +257,11 @@ def one_round(kind: str, rows: int, chosen: dict, warm_rows: int) -> dict:
 
 RATIOS = {"c/a": ("c", "a"), "c/b": ("c", "b"), "c_1024/b": ("c_1024", "b"), "c_binary/b": ("c_binary", "b"),
           "c_keep/b_id": ("c_keep", "b_id"), "c_keep/a": ("c_keep", "a"), "f/a": ("f", "a"),
-          "f_noprefetch/a": ("f_noprefetch", "a"), "f/f_noprefetch": ("f", "f_noprefetch")}
+          "f_noprefetch/a": ("f_noprefetch", "a"), "f/f_noprefetch": ("f", "f_noprefetch"),
+          **{f"{peer}/a": (peer, "a") for peer in peers.CONFIGS}, "f/ray": ("f", "ray"), "f/daft": ("f", "daft")}
+PEERS_DEFAULT = ("ray", "daft")  # the variants run when named in --only
+SCORERS = {"a", "l0", "b", "b_tuned", "b_id", "c", "c_1024", "c_binary", "c_keep", "f", "f_noprefetch",
+           *peers.CONFIGS}
 
 
 def measure(kind: str, rows: int, tuned: bool, rounds: int, only=None, warm_rows: int = 4000) -> dict:
@@ -271,9 +294,17 @@ FILES_TABLE = [("(a) TF", "a", 8, ".0f"), ("(f) score_files", "f", 16, ".0f"), (
                ("c keep/a", "c_keep/a", 9, ".2f"), ("(b id)", "b_id", 8, ".0f"), ("peak MB a", "a peak MB", 10, ".0f"),
                ("f", "f peak MB", 6, ".0f"), ("c keep", "c_keep peak MB", 7, ".0f")]
 
+PEERS_TABLE = [("(a) TF", "a", 8, ".0f"), *[(title, key, max(len(title), 7), form) for peer in peers.CONFIGS
+                                             for title, key, form in ((f"({peer})", peer, ".0f"),
+                                                                      (f"{peer}/a", f"{peer}/a", ".2f"))],
+               ("f/a", "f/a", 6, ".2f"), ("f/ray", "f/ray", 6, ".2f"), ("f/daft", "f/daft", 7, ".2f"),
+               ("ray warm-up s", "ray warm-up s", 14, ".1f"), ("daft warm-up s", "daft warm-up s", 15, ".1f")]
+
 
 def print_table(results, columns) -> None:
     """One row per model: (title, result key, width, format) per column; missing values print nan."""
+    if not any(key in r for r in results for _, key, _, _ in columns if key not in ("rows", "a", "a peak MB")):
+        return  # none of its scorers ran (--only)
     print(f"{'model':<5} " + " ".join(f"{title:>{width}}" for title, _, width, _ in columns))
     for r in results:
         print(f"{r['model']:<5} " + " ".join(f"{r.get(key, float('nan')):>{width}{form}}"
@@ -284,8 +315,10 @@ def print_tables(results, rounds: int) -> None:
     """The DataFrame-path table (b, c) and the file-path table (f against a and c keep); rows/s, medians."""
     print_table(results, DATAFRAME_TABLE)
     print_table(results, FILES_TABLE)
+    print_table(results, PEERS_TABLE)
     for r in results:
-        per_round = {name: r[name + " per round"] for name in ("c/b", "f/a") if name + " per round" in r}
+        per_round = {name: r[name + " per round"] for name in ("c/b", "f/a", "ray/a", "daft/a")
+                     if name + " per round" in r}
         print(f"{r['model']}: medians over {rounds} round(s); per round: "
               + "; ".join(f"{name} " + ", ".join(f"{v:.2f}" for v in values) for name, values in per_round.items()))
 
@@ -297,7 +330,9 @@ def main():
     parser.add_argument("--rounds", type=int, default=3, help="rounds of every scorer; medians are reported")
     parser.add_argument("--models", default="mlp,cnn", help="which models, comma-separated: mlp, cnn")
     parser.add_argument("--skip-tuned", action="store_true", help="skip the tuned predict_batch_udf run")
-    parser.add_argument("--scorers", help="only these Spark scorers, comma-separated (e.g. f,c_keep); (a) always runs")
+    parser.add_argument("--only", "--scorers", dest="scorers",
+                        help="only these scorers, comma-separated (e.g. ray,daft,l0 or f,c_keep); (a), alias l0, "
+                             "always runs; peers: " + ", ".join(peers.CONFIGS))
     parser.add_argument("--warm-rows", type=int, default=4000,
                         help="rows of each Spark scorer's untimed warm-up (enough rows let sparkdl's workers settle "
                              "their measured call size before the timed run)")
@@ -308,6 +343,8 @@ def main():
     OUT.mkdir(exist_ok=True)
     rows = {"mlp": args.mlp_rows, "cnn": args.cnn_rows}
     only = set(args.scorers.split(",")) if args.scorers else None
+    if only and not only <= SCORERS:
+        parser.error(f"--only: unknown {sorted(only - SCORERS)}; choose from {sorted(SCORERS)}")
     results = [measure(kind, rows[kind], not args.skip_tuned, args.rounds, only, args.warm_rows) for kind in models]
     print_tables(results, args.rounds)
     (OUT / "inference.json").write_text(json.dumps(results, indent=2))
