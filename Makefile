@@ -8,7 +8,7 @@ export PYSPARK_PYTHON := $(abspath $(PY))
 export PYSPARK_DRIVER_PYTHON := $(abspath $(PY))
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: venv demo test test-fast test-compat services bench lint clean
+.PHONY: venv demo test test-fast test-compat test-matrix services bench lint clean
 
 venv: $(STAMP)
 
@@ -32,6 +32,13 @@ test-fast: $(STAMP)
 
 test-compat: $(STAMP)
 	$(PY) -m pytest tests/compat tests/connect
+
+# The compatibility subset under other Pythons and pysparks (PYTHON:PYSPARK cells; venvs cached in
+# .cache/matrix, cells whose interpreter this machine lacks are skipped). Not part of `make test`:
+# each new venv downloads TensorFlow for that Python (about 6 minutes here) before its ~6-minute run.
+MATRIX ?= 3.12:4.0.5 3.12:4.1.4 3.10:4.2.1
+test-matrix: $(STAMP)
+	$(PY) scripts/matrix.py $(MATRIX)
 
 # A real HDFS (NameNode + DataNode, WebHDFS) and Apache Kafka (KRaft) until Ctrl-C; prints their addresses.
 services: $(STAMP)
