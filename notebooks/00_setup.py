@@ -5,6 +5,8 @@
 # MAGIC gets the `spark` session (the existing one on Databricks, a local one elsewhere) and defines
 # MAGIC `param(name, default)`: a text widget on Databricks, the environment variable
 # MAGIC `SPARKDL_NB_<NAME>` elsewhere (`scripts/run_notebook.py --param name=value` sets it).
+# MAGIC Each run works in a fresh `WORK_DIR` (`<work_dir>/run-<time>-<id>`), so re-running a notebook with the
+# MAGIC same `work_dir` never resumes an earlier run's checkpoints or appends to its outputs.
 
 # COMMAND ----------
 
@@ -12,6 +14,8 @@ import logging
 import os
 import sys
 import tempfile
+import time
+import uuid
 
 logging.basicConfig(format="%(asctime)s %(name)s %(message)s")
 logging.getLogger("sparkdl").setLevel(logging.INFO)  # one line per training epoch / stream batch
@@ -52,8 +56,9 @@ if "spark" not in globals():  # Databricks provides `spark`; elsewhere build a l
     spark.sparkContext.setLogLevel("WARN")
 print("Spark", spark.version, "master", spark.sparkContext.master)
 
+RUN_ID = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 WORK_DIR = param("work_dir", "dbfs:/tmp/sparkdl-notebooks" if ON_DATABRICKS
-                 else tempfile.mkdtemp(prefix="sparkdl-notebooks-"))
+                 else tempfile.mkdtemp(prefix="sparkdl-notebooks-")).rstrip("/") + "/run-" + RUN_ID
 FIGURE_DIR = param("figure_dir", tempfile.mkdtemp(prefix="sparkdl-figures-"))  # on the driver's local disk
 os.makedirs(FIGURE_DIR, exist_ok=True)
 print("work_dir:", WORK_DIR, "| figures:", FIGURE_DIR)

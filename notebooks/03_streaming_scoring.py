@@ -7,7 +7,8 @@
 # MAGIC message exactly once, and messages that cannot be scored go to a dead-letter output.
 # MAGIC
 # MAGIC Set the widgets `bootstrap` (Kafka `HOST:PORT`) and `topic`. With `produce_sample` = `true` the
-# MAGIC notebook first writes `messages` sample JSON messages to the topic, so it also works on an empty one.
+# MAGIC notebook first writes `messages` sample JSON messages to a fresh topic `<topic>-<run id>`, so a
+# MAGIC re-run never scores an earlier run's messages; with `false` it reads `topic` from its earliest offset.
 
 # COMMAND ----------
 
@@ -29,6 +30,8 @@ BOOTSTRAP = param("bootstrap", "localhost:9092")
 TOPIC = param("topic", "sparkdl-notebook-events")
 MESSAGES = int(param("messages", "20000"))
 PRODUCE_SAMPLE = param("produce_sample", "true").lower() == "true"
+if PRODUCE_SAMPLE:
+    TOPIC = f"{TOPIC}-{RUN_ID}"  # this run's own topic: a re-run never reads an earlier run's messages
 out_dir = WORK_DIR.rstrip("/") + "/03_stream"
 print(f"Kafka {BOOTSTRAP}, topic {TOPIC!r}; outputs under {out_dir}")
 

@@ -57,7 +57,7 @@ def test_batch_scoring_notebook(tmp_path):
     assert "largest difference from predict(): 0.0" in done.stdout
     assert "batch_size measured:" in done.stdout and "batch_size  8192:" in done.stdout
     assert_real_figure(tmp_path / "figures" / "01_throughput.png")
-    assert (tmp_path / "work" / "01_pipeline" / "metadata").exists()
+    assert len(list((tmp_path / "work").glob("run-*/01_pipeline/metadata"))) == 1
 
 
 @pytest.mark.slow
@@ -65,17 +65,21 @@ def test_distributed_training_notebook(tmp_path):
     done = run_notebook("02_distributed_training.py", tmp_path, rows=20000, epochs=2)
     assert "epochs trained by the second call: [3, 4]" in done.stdout
     assert_real_figure(tmp_path / "figures" / "02_training_history.png")
-    assert (tmp_path / "work" / "02_trained" / "classifier.history.json").is_file()
+    assert len(list((tmp_path / "work").glob("run-*/02_trained/classifier.history.json"))) == 1
 
 
 @pytest.mark.slow
 @pytest.mark.kafka
 def test_streaming_notebook(tmp_path, kafka):
+    (tmp_path / "work" / "03_stream" / "checkpoint").mkdir(parents=True)  # a pre-run-directory layout's leftovers
     done = run_notebook("03_streaming_scoring.py", tmp_path, bootstrap=kafka, topic="notebook-events",
-                        messages=6000)
-    assert "scored rows: 6000, distinct ids: 6000, dead letters: 2" in done.stdout
+                        messages=3000)
+    assert "scored rows: 3000, distinct ids: 3000, dead letters: 2" in done.stdout
     assert "console query active: False" in done.stdout
     assert "-------- micro-batch 0: " in done.stdout
+    # a re-run with the same widgets starts clean: this run's own directory and topic
+    assert len(list((tmp_path / "work").glob("run-*/03_stream/scored"))) == 1
+    assert "topic 'notebook-events-2" in done.stdout
 
 
 def test_runner_names_the_failing_cell(tmp_path):
