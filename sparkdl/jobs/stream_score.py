@@ -112,7 +112,8 @@ def main(argv=None) -> dict:
     if query.exception() is not None:
         raise RuntimeError(f"the streaming query failed: {query.exception()}")
     rows = sum(p["numInputRows"] for p in query.recentProgress)
-    return {"batches": len(query.recentProgress), "input_rows_recent": rows,
+    source = query.lastProgress["sources"][0]["description"] if query.lastProgress else None
+    return {"batches": len(query.recentProgress), "input_rows_recent": rows, "source": source,
             "seconds": round(time.time() - started, 3), "stopped_by_signal": bool(stopping)}
 
 

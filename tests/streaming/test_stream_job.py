@@ -1,5 +1,6 @@
 """jobs/stream_score.py through spark-submit on a real Apache Kafka broker: the driver is SIGKILLed
 mid-stream twice, then drained, with sparkdl's Kafka source and with Spark's own connector."""
+import json
 import os
 import signal
 import subprocess
@@ -42,7 +43,8 @@ def test_driver_killed_twice_mid_stream_loses_and_duplicates_nothing(spark, kafk
     for attempt in range(2):
         seen = _batches(out)
         job = subprocess.Popen([os.path.join(SPARK_HOME, "bin", "spark-submit"), "--master", "local[2]",
-                                "--conf", "spark.ui.enabled=false", *jars, *_command(kafka, topic, keras_path, out, ckpt)],
+                                "--conf", "spark.ui.enabled=false", *jars,
+                                *_command(kafka, topic, keras_path, out, ckpt)],
                                stdout=open(tmp_path / f"run{attempt}.log", "w"), stderr=subprocess.STDOUT,
                                env=spark_env(), cwd=ROOT, start_new_session=True)
         deadline = time.time() + 180
@@ -52,7 +54,10 @@ def test_driver_killed_twice_mid_stream_loses_and_duplicates_nothing(spark, kafk
         job.wait()
         assert _batches(out) >= seen + 2, (tmp_path / f"run{attempt}.log").read_text()[-3000:]
     producer.join()
-    done = spark_submit(["--master", "local[2]", *jars, *_command(kafka, topic, keras_path, out, ckpt, ["--available-now"])])
+    done = spark_submit(["--master", "local[2]", *jars,
+                         *_command(kafka, topic, keras_path, out, ckpt, ["--available-now"])])
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    source = json.loads(done.stdout.strip().splitlines()[-1])["source"]
+    assert source.startswith("KafkaV2") == connector, source  # Spark's connector only when it is on --jars
     ids = [r.id for r in spark.read.parquet(str(out)).select("id").collect()]
     assert len(ids) == TOTAL and sorted(ids) == list(range(TOTAL)), (done.stdout + done.stderr)[-4000:]
