@@ -1,5 +1,6 @@
 """Shared fixtures: one local[2] SparkSession per test session, tiny models built in code."""
 import os
+import signal
 import sys
 
 import numpy as np
@@ -10,6 +11,15 @@ os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tests import models  # noqa: E402
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+# A CI runner or timeout stops pytest with SIGTERM: as an interrupt, pytest still tears down the
+# session fixtures, which stop every service the tests started (HDFS, Kafka, Spark, MLflow).
+signal.signal(signal.SIGTERM, _interrupt)
 
 
 @pytest.fixture(scope="session")
