@@ -9,10 +9,17 @@ import sparkdl
 from sparkdl import _cli
 from sparkdl.errors import ConfigError
 from sparkdl.jobs import stream_score
-from sparkdl.streaming.kafka_reader import KafkaStreamReader
 from sparkdl.streaming.kafka_source import offset_ranges, take
 from sparkdl.streaming.kafka_topics import Topics, offsets_json, parse_offsets
 from sparkdl.streaming.state import claim_checkpoint
+
+
+def _reader(options):
+    """sparkdl's Kafka stream reader (the Python Data Source API: pyspark >= 4.0; tests/compat runs 3.5)."""
+    pytest.importorskip("pyspark.sql.datasource", reason="sparkdl's Kafka source needs pyspark >= 4.0")
+    from sparkdl.streaming.kafka_reader import KafkaStreamReader
+
+    return KafkaStreamReader(options)
 
 
 @pytest.mark.parametrize("kwargs, says", [({}, "exactly one of topic"),
@@ -57,14 +64,14 @@ def test_offsets_of_several_topics_round_trip_in_the_connectors_shape():
 def test_a_one_topic_checkpoint_resumes_as_that_topic_without_loss_or_repeat():
     old_start, old_end = {"0": 5, "1": 7}, {"0": 9, "1": 7}  # a batch the old source planned
     assert parse_offsets(old_end, "events") == {("events", 0): 9, ("events", 1): 7}
-    reader = KafkaStreamReader({"bootstrap": "b:9092", "topic": "events", "maxTasks": "1"})
+    reader = _reader({"bootstrap": "b:9092", "topic": "events", "maxTasks": "1"})
     rerun = [r for part in reader.partitions(old_start, old_end) for r in part.value]
     assert rerun == [("events", 0, 5, 9)]  # the uncommitted batch re-runs exactly as planned
     new_end = {"events": {"0": 12, "1": 8, "2": 3}}  # the next batch, a partition added meanwhile
     ranges = [r for part in reader.partitions(old_end, new_end) for r in part.value]
     assert ranges == [("events", 0, 9, 12), ("events", 1, 7, 8), ("events", 2, 0, 3)]
     with pytest.raises(ConfigError, match="name no topic"):
-        KafkaStreamReader({"bootstrap": "b:9092", "topicPattern": "ev.*"}).partitions(old_start, old_end)
+        _reader({"bootstrap": "b:9092", "topicPattern": "ev.*"}).partitions(old_start, old_end)
 
 
 def test_planning_over_several_topics_shares_the_budget_and_reads_new_topics_from_the_start():
@@ -73,7 +80,7 @@ def test_planning_over_several_topics_shares_the_budget_and_reads_new_topics_fro
     end = take({**start, ("c", 0): 0}, latest, 24)
     assert end == {("a", 0): 20, ("b", 0): 4, ("c", 0): 10}
     assert offset_ranges(start, end) == [("a", 0, 10, 20), ("b", 0, 0, 4), ("c", 0, 0, 10)]
-    reader = KafkaStreamReader({"bootstrap": "b:9092", "topicPattern": "[abc]", "maxTasks": "2"})
+    reader = _reader({"bootstrap": "b:9092", "topicPattern": "[abc]", "maxTasks": "2"})
     groups = reader.partitions(offsets_json(start), offsets_json(end))
     assert len(groups) == 2
     assert sorted(r for g in groups for r in g.value) == offset_ranges(start, end)
