@@ -33,7 +33,7 @@ setup(
         "spark": [SPARK, "pandas>=2,<3"],  # pyspark 4.x warns on pandas 3
         "connect": ["pyspark[connect]>=3.5,<5", "pandas>=2,<3"],  # a Spark Connect client (sc://...)
         "tf": [TENSORFLOW],
-        "hdfs": ["hdfs>=2.7"],
+        "hdfs": ["hdfs>=2.7", "fsspec>=2023.1"],  # WebHDFS: sparkdl.fs without a session; score_files
         "kafka": ["confluent-kafka>=2.3"],
         "mlflow": ["mlflow>=3.1,<4"],  # models:/ and runs:/ URIs, train(..., mlflow=True); mlflow-skinny suffices
         "notebooks": ["matplotlib>=3.7", "jupytext>=1.16", "nbclient>=0.10", "ipykernel>=6"],
@@ -49,6 +49,8 @@ setup(
             "mlflow==3.17.2",  # tests/mlflow runs `mlflow server`, which needs the full package
             "pytest>=8",
             "pytest-timeout>=2.3",
+            "pytest-xdist>=3.5",  # `make test` runs two workers: most tests wait on JVMs and streams, not CPU
+            "fsspec>=2023.1",  # score_files over WebHDFS (tests/hdfs)
             "matplotlib>=3.7",  # the notebooks save their plots; tests/notebooks checks them
             "pillow>=10",  # tests and bench/images.py write real JPEG/PNG/GIF/BMP files (and decode them the PIL way)
             "scikit-learn>=1.3",  # its two sample photos (china.jpg, flower.jpg) for image scoring tests

@@ -6,6 +6,8 @@ Scala 2.13; 4.2.0, the newest Maven serves here, runs on pyspark 4.3.0).
 """
 from __future__ import annotations
 
+import fcntl
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -16,15 +18,24 @@ CONNECTOR_JARS = ("spark-sql-kafka", "spark-token-provider-kafka", "kafka-client
 
 
 def fetch(name: str) -> Path:
-    """The directory holding jar set `name`, downloading it with `mvn` the first time."""
+    """The directory holding jar set `name`, downloading it with `mvn` the first time. One process
+    downloads (a file lock: `make test` runs two pytest workers) into a staging directory that is
+    renamed into place, so no process ever sees half a set."""
     target = CACHE / name
-    if not any(target.glob("*.jar")):
-        pom = ROOT / "services" / f"pom-{name}.xml"
-        done = subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-                               "-DincludeScope=runtime", f"-DoutputDirectory={target}"],
-                              capture_output=True, text=True, timeout=900)
-        if done.returncode != 0:
-            raise RuntimeError(f"mvn could not fetch the {name} jars:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+    CACHE.mkdir(parents=True, exist_ok=True)
+    with open(CACHE / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not any(target.glob("*.jar")):
+            staging = CACHE / f".{name}-staging"
+            shutil.rmtree(staging, ignore_errors=True)
+            pom = ROOT / "services" / f"pom-{name}.xml"
+            done = subprocess.run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
+                                   "-DincludeScope=runtime", f"-DoutputDirectory={staging}"],
+                                  capture_output=True, text=True, timeout=900)
+            if done.returncode != 0:
+                raise RuntimeError(f"mvn could not fetch the {name} jars:\n{done.stdout[-3000:]}{done.stderr[-2000:]}")
+            shutil.rmtree(target, ignore_errors=True)
+            staging.rename(target)
     return target
 
 
