@@ -7,7 +7,8 @@ them installed, bench/inference.py prints that the peer was skipped and how to i
 
   ray     ray.data.read_parquet -> map_batches(callable class, batch_format="pyarrow") -> write_parquet,
           in ray.init(num_cpus=2) started for the run and shut down after it
-  daft    daft.read_parquet -> a @daft.udf class (concurrency=N processes) -> write_parquet
+  daft    daft.read_parquet -> a @daft.udf class (concurrency=N processes) -> write_parquet;
+          daft_inproc: the same class UDF with use_process=False (run in Daft's own process)
 
 A configuration is (engine, actors, TF threads per actor): "ray" and "daft" run one actor with two
 TensorFlow threads (faster on 2 loaded cores than two actors with one thread each, which are
@@ -29,7 +30,8 @@ import pyarrow.dataset as ds
 
 INSTALL = "pip install -e '.[bench]'"
 # label -> (engine, actors, TF threads per actor)
-CONFIGS = {"ray": ("ray", 1, 2), "ray_2x1": ("ray", 2, 1), "daft": ("daft", 1, 2), "daft_2x1": ("daft", 2, 1)}
+CONFIGS = {"ray": ("ray", 1, 2), "ray_2x1": ("ray", 2, 1), "daft": ("daft", 1, 2), "daft_2x1": ("daft", 2, 1),
+           "daft_inproc": ("daft-inproc", 1, 2)}  # daft-inproc: the UDF instance in Daft's own process
 BATCH = {"mlp": 4096, "cnn": 256}  # rows per batch (one model call), by model: inputs of 64 / 32x32x3 floats
 CHECK_IDS = 512   # predictions are checked on the rows whose id is below this (ids repeat across chunks)
 
@@ -90,11 +92,11 @@ def daft_run(model_path: str, data_path: str, shape, output: str, config) -> Non
     """Daft: read_parquet -> @daft.udf class (model loaded once per process) -> write_parquet."""
     import daft
 
-    _, actors, threads, batch = config
+    engine, actors, threads, batch = config
     outputs = model_outputs(model_path)
 
     @daft.udf(return_dtype=daft.DataType.fixed_size_list(daft.DataType.float32(), outputs), batch_size=batch,
-              concurrency=actors)
+              concurrency=actors, use_process=False if engine == "daft-inproc" else None)
     class Scorer:
         def __init__(self):
             self.score = model_scorer(model_path, shape, threads)
