@@ -120,8 +120,9 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     input, output = fs.absolute(str(input), spark), fs.absolute(str(output), spark)  # paths under fs.defaultFS
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size, on_error=on_error)
     read_options = ReadOptions.of(input_format, options)
+    input_uri = task_uri(input)  # hdfs: -> webhdfs: where only WebHDFS reaches it; what the tasks open
     committer = JobCommitter(task_uri(output), overwrite, check_output_format(output_format))
-    filesystem, path = resolve(task_uri(input))  # task_uri: hdfs: -> webhdfs: where only WebHDFS reaches it
+    filesystem, path = resolve(input_uri)
     _check_apart(filesystem, path, committer, input, output)
     files = data_files(filesystem, path, str(input))
     schema = read_schema(filesystem, files, read_options)
@@ -130,7 +131,7 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     spec = ReadSpec(read_options, schema, _read_columns(schema, plan))
     splits = plan_splits(filesystem, files, spec, spark.sparkContext.defaultParallelism)
     loads = model_loads(spark)
-    task = FileTask(plan, task_uri(input), spec, committer.job, output_format)
+    task = FileTask(plan, input_uri, spec, committer.job, output_format)
     results, written = _run(spark, task, splits, committer)
     seconds = time.perf_counter() - started
     rows = sum(result["rows"] for result in results)

@@ -44,6 +44,11 @@ class Topics:
             return topic == self.name
         return not topic.startswith("__") and re.fullmatch(self.pattern, topic) is not None
 
+    def option(self, name_key: str, pattern_key: str) -> dict:
+        """{name_key: name} or {pattern_key: pattern}: the one option naming these topics in a
+        connector's (or a record's) own vocabulary."""
+        return {name_key: self.name} if self.name is not None else {pattern_key: self.pattern}
+
     def __str__(self) -> str:
         return f"topic {self.name!r}" if self.name is not None else f"topics matching {self.pattern!r}"
 

@@ -135,18 +135,17 @@ def _read_kafka(spark, source: KafkaSource, max_records_per_trigger: Optional[in
     if not found:
         log.warning("no Kafka topic at %s matches topic_pattern %r yet; the stream reads them once created",
                     source.client, source.topic_pattern)
-    subscription = {"subscribe": source.topic} if source.topic is not None else \
-        {"subscribePattern": source.topic_pattern}
     if _native_kafka_available(spark):
         reader = (spark.readStream.format("kafka").options(**source.client.connector_options())
-                  .options(**subscription).option("startingOffsets", source.starting_offsets))
+                  .options(**source.topics.option("subscribe", "subscribePattern"))
+                  .option("startingOffsets", source.starting_offsets))
         if max_records_per_trigger:
             reader = reader.option("maxOffsetsPerTrigger", max_records_per_trigger)
         return reader.load().select("key", "value", "topic", "partition", "offset", "timestamp")
     spark.dataSource.register(kafka_source.data_source())  # ConfigError on pyspark 3.5
-    topic = {"topic": source.topic} if source.topic is not None else {"topicPattern": source.topic_pattern}
     reader = (spark.readStream.format(kafka_source.NAME).options(**source.client.reader_options())
-              .options(**topic).option("startingOffsets", source.starting_offsets)
+              .options(**source.topics.option("topic", "topicPattern"))
+              .option("startingOffsets", source.starting_offsets)
               .option("timeoutSeconds", str(source.timeout_seconds))
               .option("maxTasks", str(_cores(spark))))  # a task per core, not per partition
     if max_records_per_trigger:

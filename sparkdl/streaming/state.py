@@ -22,8 +22,7 @@ def source_identity(spark, source) -> dict:
     directory and format."""
     if isinstance(source, KafkaSource):
         servers = sorted({s.strip().lower() for s in source.bootstrap_servers.split(",") if s.strip()})
-        topics = {"topic": source.topic} if source.topic is not None else {"topic_pattern": source.topic_pattern}
-        return {"kafka": ",".join(servers), **topics}
+        return {"kafka": ",".join(servers), **source.topics.option("topic", "topic_pattern")}
     return {"directory": fs.qualify(source.path, spark), "format": source.format}
 
 
