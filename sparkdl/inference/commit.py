@@ -10,7 +10,9 @@ partition to `collect()`, so the driver moves exactly one committed file per spl
 files of failed or losing attempts stay in `_temporary` and are deleted with it. A failed job
 leaves no output: the output directory is removed if this job created it; an existing output
 (overwrite=True) is untouched until the job has succeeded, then its entries are replaced by file
-moves (a reader during those moves may see an incomplete table, as with Hadoop's committers).
+moves (a reader during those moves may see an incomplete table, as with Hadoop's committers). If
+one of those moves, or the _SUCCESS write, fails, the old entries are moved back before the error
+propagates.
 """
 from __future__ import annotations
 
@@ -82,40 +84,83 @@ class JobCommitter:
             raise StorageError(f"output {uri!r} is a file; score_files writes a directory, so choose another path")
         self.job = OutputJob(str(uri), uuid.uuid4().hex, extension)
         self.staging = self.job.staging(self.base)
+        self.old_names = [name for name in self._names(self.base) if name != TEMPORARY] if self.existed else []
+        self.moved_aside: List[str] = []  # old entries now in staging/_replaced
+        self.stranded = False  # True: the old output could not be moved back; abort() must keep staging
 
     def setup(self) -> None:
         self.filesystem.create_dir(self.staging, recursive=True)
 
     def commit(self, results: List[dict], splits: int) -> List[str]:
-        """Move one committed file per split into place, replace an old output, write _SUCCESS."""
+        """Move one committed file per split into place, replace an old output, write _SUCCESS (driver).
+
+        When a step after the old output was moved aside fails, the old output is moved back into
+        place before the error propagates, so abort() deletes only this job's files.
+        """
         chosen = {result["split"]: result for result in results}
         if sorted(chosen) != list(range(splits)):
             raise StorageError(f"job {self.job.job_id}: results for splits {sorted(chosen)} but {splits} were "
                                f"planned; nothing was committed")
-        if self.existed:
-            self._move_old_aside()
         files = []
-        for split, result in sorted(chosen.items()):
-            target = join(self.base, f"part-{split:05d}-{self.job.job_id[:12]}.{self.job.extension}")
-            self.filesystem.move(result["file"], target)
-            files.append(target)
-        self.filesystem.open_output_stream(join(self.base, "_SUCCESS")).close()
+        try:
+            if self.existed:
+                self._move_old_aside()
+            for split, result in sorted(chosen.items()):
+                target = join(self.base, f"part-{split:05d}-{self.job.job_id[:12]}.{self.job.extension}")
+                self.filesystem.move(result["file"], target)
+                files.append(target)
+            self.filesystem.open_output_stream(join(self.base, "_SUCCESS")).close()
+        except BaseException as error:
+            if self.existed:
+                self._restore_old(error)
+            raise
         self._remove_staging()
         return files
 
     def abort(self) -> None:
         """Leave no trace: remove the output if this job created it, else only this job's staging."""
+        if self.stranded:
+            return  # the old output is still in staging (see _restore_old): deleting it would lose it
         if not self.existed:
             self.staging = self.base  # all of it is this job's
         self._remove_staging()
 
+    @property
+    def _aside(self) -> str:
+        return join(self.staging, "_replaced")
+
+    def _names(self, directory: str) -> List[str]:
+        entries = self.filesystem.get_file_info(pafs.FileSelector(directory))
+        return [entry.path.rstrip("/").rsplit("/", 1)[-1] for entry in entries]
+
     def _move_old_aside(self) -> None:
-        aside = join(self.staging, "_replaced")
-        self.filesystem.create_dir(aside)
-        for entry in self.filesystem.get_file_info(pafs.FileSelector(self.base)):
-            name = entry.path.rstrip("/").rsplit("/", 1)[-1]
+        """Move the old output's entries into staging/_replaced, recording each one moved (driver)."""
+        self.filesystem.create_dir(self._aside)
+        for name in self._names(self.base):
             if name != TEMPORARY:
-                self.filesystem.move(entry.path, join(aside, name))
+                self.filesystem.move(join(self.base, name), join(self._aside, name))
+                self.moved_aside.append(name)
+
+    def _restore_old(self, error: BaseException) -> None:
+        """Undo a failed commit (driver): delete the new entries placed in the output, move the old
+        ones back. If that fails too, the old output stays in staging and abort() keeps it."""
+        try:
+            for name in self._names(self.base):
+                if name != TEMPORARY and (name in self.moved_aside or name not in self.old_names):
+                    path = join(self.base, name)
+                    if self.filesystem.get_file_info(path).type == pafs.FileType.Directory:
+                        self.filesystem.delete_dir(path)
+                    else:
+                        self.filesystem.delete_file(path)
+            while self.moved_aside:
+                name = self.moved_aside[-1]
+                self.filesystem.move(join(self._aside, name), join(self.base, name))
+                self.moved_aside.pop()
+        except Exception as failure:
+            self.stranded = True
+            raise StorageError(f"committing output {self.job.uri!r} failed ({error}) and moving the old output back "
+                               f"failed too ({failure}); the old entries {self.moved_aside} are in {self._aside!r}: "
+                               f"move them back into the output directory") from error
 
     def _remove_staging(self) -> None:
         """Delete this job's staging directory, and `_temporary` when no other job uses it."""
