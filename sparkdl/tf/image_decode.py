@@ -2,7 +2,9 @@
 
 Encoded files (binary column) are decoded by one compiled TensorFlow function per batch
 (`tf.map_fn` over the rows, decode + bilinear resize, run in parallel on the task's threads).
-Spark image structs hold raw BGR(A) pixels, which numpy reorders to RGB(A) without decoding.
+Spark image structs hold raw BGR(A) pixels, which numpy reorders to RGB(A) without decoding: when
+every image of the batch is already at the model's size with one channel layout, as one
+(rows, h, w, c) view over the Arrow data buffer; otherwise row by row (resized one at a time).
 An image that cannot be used raises TensorError with its row; the caller names it or nulls it.
 """
 from __future__ import annotations
@@ -84,6 +86,9 @@ def _decoded(array: pa.Array, image: ImageInput) -> np.ndarray:
 
 def _struct_pixels(array: pa.StructArray, image: ImageInput) -> np.ndarray:
     """Spark image structs (BGR, 8-bit) -> RGB(A)/gray float32 at `image.size`."""
+    batch = _same_size_batch(array, image)
+    if batch is not None:
+        return _converted(_rgb(batch), image.channels).astype(np.float32)
     fields = {name: array.field(name).to_numpy(zero_copy_only=False) for name in ("height", "width", "nChannels",
                                                                                   "mode", "data")}
     images = [_struct_image(image, row, *(fields[name][row] for name in ("height", "width", "nChannels", "mode",
@@ -99,6 +104,40 @@ def _struct_pixels(array: pa.StructArray, image: ImageInput) -> np.ndarray:
     return out
 
 
+def _same_size_batch(array: pa.StructArray, image: ImageInput):
+    """The structs' BGR(A)/gray uint8 pixels as one (rows, h, w, c) view over the `data` buffer, when
+    every image is readable, already at `image.size` and of one mode; else None (the row-by-row path
+    resizes the others and names the unreadable ones)."""
+    rows, (height, width) = len(array), image.size
+    fields = {name: array.field(name) for name in ("height", "width", "nChannels", "mode", "data")}
+    if not rows or any(field.null_count for field in fields.values()):
+        return None
+    values = {name: fields[name].to_numpy() for name in ("height", "width", "nChannels", "mode")}
+    mode = int(values["mode"][0])
+    channels = _SPARK_MODES.get(mode)
+    if channels is None or not ((values["mode"] == mode).all() and (values["height"] == height).all() and
+                                (values["width"] == width).all() and (values["nChannels"] == channels).all()):
+        return None
+    data = fields["data"]
+    offset_type = np.int64 if pa.types.is_large_binary(data.type) else np.int32
+    offsets = np.frombuffer(data.buffers()[1], offset_type)[data.offset:data.offset + rows + 1]
+    size = height * width * channels
+    if (np.diff(offsets) != size).any():
+        return None
+    return np.frombuffer(data.buffers()[2], np.uint8, count=rows * size, offset=int(offsets[0])) \
+        .reshape(rows, height, width, channels)
+
+
+def _rgb(pixels: np.ndarray) -> np.ndarray:
+    """BGR(A) (or gray) pixels, channels last, in RGB(A) order (a view)."""
+    channels = pixels.shape[-1]
+    if channels == 3:
+        return pixels[..., ::-1]
+    if channels == 4:
+        return pixels[..., [2, 1, 0, 3]]
+    return pixels
+
+
 def _struct_image(image: ImageInput, row: int, height, width, channels, mode, data) -> np.ndarray:
     """One struct's pixels as uint8 (h, w, image.channels) in RGB(A) order."""
     if mode not in _SPARK_MODES or height is None or height <= 0 or width <= 0 or _SPARK_MODES[mode] != channels:
@@ -108,17 +147,13 @@ def _struct_image(image: ImageInput, row: int, height, width, channels, mode, da
     if data is None or len(data) != height * width * channels:
         raise TensorError(f"column '{image.column}': the image data holds {len(data or b'')} bytes, not "
                           f"{height}x{width}x{channels}", row=row)
-    pixels = np.frombuffer(data, np.uint8).reshape(height, width, channels)
-    if channels == 3:
-        pixels = pixels[..., ::-1]
-    elif channels == 4:
-        pixels = pixels[..., [2, 1, 0, 3]]
-    return _converted(pixels, image.channels)
+    return _converted(_rgb(np.frombuffer(data, np.uint8).reshape(height, width, channels)), image.channels)
 
 
 def _converted(pixels: np.ndarray, channels: int) -> np.ndarray:
-    """RGB(A)/gray uint8 pixels with `channels` channels (gray replicated, alpha dropped or opaque)."""
-    have = pixels.shape[2]
+    """RGB(A)/gray uint8 pixels, channels last (one image or a batch), with `channels` channels (gray
+    replicated, alpha dropped or opaque)."""
+    have = pixels.shape[-1]
     if have == channels:
         return pixels
     if have == 4:
@@ -126,7 +161,7 @@ def _converted(pixels: np.ndarray, channels: int) -> np.ndarray:
     if channels == 1:
         return tf.image.rgb_to_grayscale(pixels).numpy() if have == 3 else pixels
     if have == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
+        pixels = np.repeat(pixels, 3, axis=-1)
     if channels == 4:
-        pixels = np.concatenate([pixels, np.full(pixels.shape[:2] + (1,), 255, np.uint8)], axis=2)
+        pixels = np.concatenate([pixels, np.full(pixels.shape[:-1] + (1,), 255, np.uint8)], axis=-1)
     return pixels

@@ -70,6 +70,30 @@ def test_spark_image_structs_are_converted_from_bgr_to_rgb_and_resized():
     np.testing.assert_allclose(got[2], rgb[2][..., :3] / np.float32(255), atol=1e-6)  # alpha dropped
 
 
+@pytest.mark.parametrize("have, want", [(3, 3), (4, 3), (1, 3), (3, 1), (3, 4)])
+def test_same_size_spark_structs_convert_as_one_batch_like_row_by_row(monkeypatch, have, want):
+    """Structs already at the model's size skip the per-row path: same values, RGB order, channels."""
+    from sparkdl.tf import image_decode
+
+    rng = np.random.default_rng(have * 10 + want)
+    rgb = rng.integers(0, 256, (5, 12, 9, have), dtype=np.uint8)
+    column = pa.array([spark_struct(p) for p in rgb]).slice(1, 3)  # a slice: offsets into the data buffer
+    image = sparkdl.image("image", size=(12, 9), channels=want, scale=1 / 127.5, offset=-1.0)
+    rows = rgb[1:4]
+    if want == 1:
+        reference = tf.image.rgb_to_grayscale(rows).numpy()
+    elif have == 1:
+        reference = np.repeat(rows, 3, axis=-1)
+    else:
+        reference = rows[..., :3]
+    if want == 4:
+        reference = np.concatenate([reference, np.full((3, 12, 9, 1), 255, np.uint8)], axis=-1)
+    monkeypatch.setattr(image_decode, "_struct_image", lambda *args: pytest.fail("converted row by row"))
+    got = images_to_tensor(column, image, np.float32)
+    assert got.shape == (3, 12, 9, want)
+    np.testing.assert_allclose(got, reference / np.float32(127.5) - 1, atol=1e-6)
+
+
 def test_an_undecodable_file_raises_naming_its_row_and_cause():
     contents = [encoded("PNG", "RGB", 8, 8), b"this is not an image", encoded("JPEG", "RGB", 8, 8)[:40]]
     with pytest.raises(TensorError, match=r"column 'content': cannot decode the image \(20 bytes\): Unknown image "
