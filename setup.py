@@ -36,7 +36,8 @@ setup(
         "hdfs": ["hdfs>=2.7", "fsspec>=2023.1"],  # WebHDFS: sparkdl.fs without a session; score_files
         "kafka": ["confluent-kafka>=2.3"],
         "mlflow": ["mlflow>=3.1,<4"],  # models:/ and runs:/ URIs, train(..., mlflow=True); mlflow-skinny suffices
-        "notebooks": ["matplotlib>=3.7", "jupytext>=1.16", "nbclient>=0.10", "ipykernel>=6"],
+        # tqdm: train's progress bar inside an epoch in interactive sessions (optional: a log counter without it)
+        "notebooks": ["matplotlib>=3.7", "jupytext>=1.16", "nbclient>=0.10", "ipykernel>=6", "tqdm>=4.60"],
         "bench": ["ray[data]==2.60.0", "daft==0.7.26"],  # bench/inference.py's peers (skipped without them)
         "test": [
             # [connect]: the client libraries; tests/connect runs a Connect server from the pyspark wheel
@@ -48,6 +49,7 @@ setup(
             "confluent-kafka>=2.3",
             "mlflow==3.17.2",  # tests/mlflow runs `mlflow server`, which needs the full package
             "pytest>=8",
+            "tqdm>=4.60",  # tests/unit/test_progress.py checks train's progress bar
             "pytest-timeout>=2.3",
             "pytest-xdist>=3.5",  # `make test` runs two workers: most tests wait on JVMs and streams, not CPU
             "fsspec>=2023.1",  # score_files over WebHDFS (tests/hdfs)

@@ -1,0 +1,62 @@
+"""Progress inside an epoch, without Spark: a tqdm bar when interactive, round lines in the log otherwise."""
+import io
+import logging
+import sys
+from types import SimpleNamespace
+
+from sparkdl.training import progress
+
+
+class _Context:
+    def __init__(self):
+        self.descriptions = []
+
+    def setJobDescription(self, text):
+        self.descriptions.append(text)
+
+
+def _epoch(hook, rounds, epoch=0):
+    """Drive `hook` through one epoch of `rounds` rounds, as TrainingRun does; the bar seen before its end."""
+    hook.on_epoch_begin(epoch)
+    for r in range(rounds):
+        hook.on_round_end(epoch, r, {"loss": 1.0 / (r + 1)})
+    bar = hook.bar
+    hook.on_epoch_end(epoch, {})
+    return bar
+
+
+def _hook(rounds, epochs=2):
+    spark = SimpleNamespace(sparkContext=_Context())
+    hook = progress.Progress(spark)
+    hook.on_train_begin(SimpleNamespace(rounds_per_epoch=rounds, config=SimpleNamespace(epochs=epochs)))
+    return hook, spark.sparkContext
+
+
+def test_non_interactive_logs_a_round_counter_and_describes_every_round(monkeypatch, caplog):
+    monkeypatch.setattr(progress, "interactive", lambda: False)
+    caplog.set_level(logging.INFO, logger="sparkdl")
+    hook, sc = _hook(rounds=20)
+    assert _epoch(hook, 20, epoch=1) is None
+    lines = [r.getMessage() for r in caplog.records if r.name == "sparkdl.training.progress"]
+    assert lines == [f"progress: round {r}/20 of epoch 2/2, loss={1.0 / r:.4f}" for r in range(2, 20, 2)]
+    assert sc.descriptions == [f"sparkdl train: epoch 2/2 round {r}/20" for r in range(1, 21)]
+
+
+def test_interactive_shows_a_tqdm_bar_per_epoch_and_no_round_lines(monkeypatch, caplog, capsys):
+    monkeypatch.setattr(progress, "interactive", lambda: True)
+    caplog.set_level(logging.INFO, logger="sparkdl")
+    hook, _ = _hook(rounds=7)
+    bar = _epoch(hook, 7)
+    assert (bar.n, bar.total, bar.desc, bar.unit) == (7, 7, "epoch 1/2", "round")
+    assert hook.bar is None  # closed at the epoch's end
+    assert "epoch 1/2" in capsys.readouterr().err
+    assert not [r for r in caplog.records if "progress: round" in r.getMessage()]
+
+
+def test_interactive_means_a_notebook_kernel_or_a_terminal(monkeypatch):
+    monkeypatch.delattr(sys, "ps1", raising=False)
+    monkeypatch.setattr(sys, "stderr", io.StringIO())  # not a terminal
+    monkeypatch.delitem(sys.modules, "ipykernel", raising=False)
+    assert progress.interactive() is False
+    monkeypatch.setitem(sys.modules, "ipykernel", SimpleNamespace())
+    assert progress.interactive() is True
