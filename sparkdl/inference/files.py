@@ -18,7 +18,9 @@ from pyspark.sql import types as T
 
 from .. import fs
 from ..config import PredictConfig
-from ..errors import ConfigError, SchemaError, raised_on_executor
+from ..errors import ConfigError, SchemaError, StorageError, raised_on_executor
+from ..fs_backends import normalized
+from ..runtime.jobinfo import described
 from ..runtime.load_options import load_options
 from ..runtime.models import model_loads
 from ..runtime.schema import spark_type
@@ -69,30 +71,40 @@ def _read_columns(schema: pa.Schema, plan) -> tuple:
     return tuple(kept + [name for _, name in plan.inputs if name not in kept])
 
 
-def _check_apart(filesystem, input_path: str, committer: JobCommitter, input, output) -> None:
-    """The output must not lie in the input (its files would be read) nor hold it."""
-    inner, outer = sorted([input_path.rstrip("/"), committer.base.rstrip("/")], key=len)
-    same_store = filesystem.type_name == committer.filesystem.type_name
-    if same_store and (outer == inner or outer.startswith(inner + "/")):
+def _location(uri: str, spark) -> str:
+    """`uri` as one canonical string (fs.qualify); a scheme only pyarrow reaches (s3:, gs:), which
+    Spark's Hadoop libraries may lack, is normalized without asking a file system (driver)."""
+    try:
+        return fs.qualify(uri, spark)
+    except StorageError:
+        return normalized(uri)
+
+
+def _check_apart(spark, input, output) -> None:
+    """Before anything touches the output (driver): the output must not be the input, lie in it (its
+    files would be read) nor hold it, however either is spelled ('..', trailing '/', file: or a
+    plain path, a symlink)."""
+    written, read = _location(output, spark), _location(input, spark)
+    if written == read or written.startswith(read + "/") or read.startswith(written + "/"):
         raise ConfigError(f"output {str(output)!r} and input {str(input)!r} are the same directory or one holds the "
-                          f"other; write the output to a path outside the input")
+                          f"other ({written} vs {read}); write the output to a path outside the input")
 
 
 def _run(spark, task: FileTask, splits, committer: JobCommitter):
-    """One Spark job, one task per split; commit on success, leave nothing on failure."""
-    sc = spark.sparkContext
+    """One Spark job, one task per split; commit on success, leave nothing on failure (driver).
+    The job is described `sparkdl score_files: ...`; the caller's description is put back after."""
     committer.setup()
-    sc.setJobDescription(f"sparkdl.score_files {task.input_uri} -> {task.job.uri} ({len(splits)} splits)")
-    try:
-        results = sc.parallelize(splits, len(splits)).mapPartitions(score_partition(task)).collect()
-        return results, committer.commit(results, len(splits))
-    except BaseException as error:
-        committer.abort()
-        if isinstance(error, Exception):
-            raise raised_on_executor(error) or error
-        raise
-    finally:
-        sc.setJobDescription(None)
+    text = f"sparkdl score_files: {task.input_uri} -> {task.job.uri} ({len(splits)} splits)"
+    with described(spark, text):
+        try:
+            results = spark.sparkContext.parallelize(splits, len(splits)).mapPartitions(
+                score_partition(task)).collect()
+            return results, committer.commit(results, len(splits))
+        except BaseException as error:
+            committer.abort()
+            if isinstance(error, Exception):
+                raise raised_on_executor(error) or error
+            raise
 
 
 def score_files(spark, model, input, output, *, input_format="parquet", output_format="parquet", inputs=None,
@@ -120,10 +132,10 @@ def score_files(spark, model, input, output, *, input_format="parquet", output_f
     input, output = fs.absolute(str(input), spark), fs.absolute(str(output), spark)  # paths under fs.defaultFS
     config = PredictConfig(inputs=inputs, outputs=outputs, batch_size=batch_size, on_error=on_error)
     read_options = ReadOptions.of(input_format, options)
+    _check_apart(spark, input, output)
     input_uri = task_uri(input)  # hdfs: -> webhdfs: where only WebHDFS reaches it; what the tasks open
     committer = JobCommitter(task_uri(output), overwrite, check_output_format(output_format))
     filesystem, path = resolve(input_uri)
-    _check_apart(filesystem, path, committer, input, output)
     files = data_files(filesystem, path, str(input))
     schema = read_schema(filesystem, files, read_options)
     plan, _ = plan_scoring(_Table(spark_schema(schema), spark), model, config, keep,

@@ -118,12 +118,51 @@ def test_existing_output_needs_overwrite_and_is_replaced_after_success(spark, ml
         spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
     assert spark.sparkContext.statusTracker().getJobIdsForGroup("score-files-refused") == []  # refused before a job
     assert (output / "old.txt").read_text() == "user data"
-    with pytest.raises(ConfigError, match="same directory or one holds the other"):
-        sparkdl.score_files(spark, keras_path, data, os.path.join(data, "scored"))
-    summary = sparkdl.score_files(spark, keras_path, data, str(output), overwrite=True, keep=["id"])
+    sc = spark.sparkContext
+    sc.setJobGroup("score-files-described", "the caller's description")
+    try:
+        summary = sparkdl.score_files(spark, keras_path, data, str(output), overwrite=True, keep=["id"])
+    finally:
+        sc.setLocalProperty("spark.jobGroup.id", None)
+    described = _descriptions(sc, "score-files-described")
+    assert len(described) == 1 and described[0].startswith(f"sparkdl score_files: {data} -> {output} (")
+    assert sc.getLocalProperty("spark.job.description") == "the caller's description"  # put back
+    sc.setLocalProperty("spark.job.description", None)
     assert summary["rows"] == 300 and not (output / "old.txt").exists()
     ids, scores = _scores(str(output), column="prediction")
     np.testing.assert_allclose(scores, _expected(model, table), rtol=1e-5, atol=1e-6)
+
+
+def _descriptions(sc, group):
+    """The descriptions of the jobs of `group`, from the driver's status store."""
+    jobs = sc._jsc.sc().statusStore().jobsList(None)
+    found = [jobs.apply(i) for i in range(jobs.size())]
+    return [job.description().get() for job in sorted(found, key=lambda job: job.jobId())
+            if job.jobGroup().isDefined() and job.jobGroup().get() == group and job.description().isDefined()]
+
+
+def test_output_at_the_input_in_any_spelling_is_refused_before_the_output_is_claimed(spark, mlp, tmp_path,
+                                                                                      monkeypatch):
+    from sparkdl.inference import files
+
+    _, keras_path, _ = mlp
+    data = examples.write_parquet(examples.features_table(50, (8,), seed=4, column="x"), tmp_path / "in", files=2)
+    os.symlink(data, tmp_path / "link")
+    before = _snapshot(tmp_path / "in")
+
+    def claimed(*args, **kwargs):
+        raise AssertionError("the output was claimed (JobCommitter built) before the same-location check")
+
+    monkeypatch.setattr(files, "JobCommitter", claimed)
+    spellings = [f"file://{tmp_path}/in/../in", f"{data}/", f"file:{data}", f"file://{data}",
+                 os.path.join(data, "scored"), str(tmp_path / "link"), str(tmp_path)]
+    for output in spellings:
+        with pytest.raises(ConfigError, match=r"are the same directory or one holds the other .*write the output "
+                                              r"to a path outside the input"):
+            sparkdl.score_files(spark, keras_path, data, output, overwrite=True)
+    with pytest.raises(ConfigError, match="same directory or one holds the other"):
+        sparkdl.score_files(spark, keras_path, f"file://{tmp_path}/link/", data, overwrite=True)
+    assert _snapshot(tmp_path / "in") == before and sorted(os.listdir(tmp_path)) == ["in", "link"]
 
 
 def test_batch_score_job_takes_the_arrow_path_for_files_unless_told(spark, mlp, tmp_path):
