@@ -3,8 +3,10 @@
 A batch whose columns all convert is scored as usual (plus an all-null `error` column). When one
 does not, each row is converted on its own to find the rows that cannot become tensors (nulls,
 wrong lengths, values that overflow the input's dtype, undecodable images, a shape unlike the
-batch's other rows); the good rows are scored together and the bad ones get null predictions and
-an `error` text naming the column and the cause. Row counts and order never change.
+batch's other rows). A row whose float input holds NaN or +-inf is bad too (one vectorized
+`np.isfinite` pass over the converted tensors; under "raise" such values reach the model as they
+are). The good rows are scored together and the bad ones get null predictions and an `error` text
+naming the column and the cause. Row counts and order never change.
 """
 from __future__ import annotations
 
@@ -23,12 +25,16 @@ def score_or_null(plan: ScoringPlan, model, device, columns: list) -> list:
     try:
         tensors = input_tensors(plan, columns)
     except TensorError:
-        problems = row_problems(plan, columns)
+        tensors, problems = None, row_problems(plan, columns)
     else:
-        return score_tensors(plan, model, device, tensors) + [pa.nulls(rows, pa.string())]
+        problems = non_finite_problems(plan, tensors, rows)
     good = np.array([problem is None for problem in problems], dtype=bool)
-    mask = pa.array(good)
-    predictions = score_columns(plan, model, device, [column.filter(mask) for column in columns])
+    if tensors is not None and good.all():
+        return score_tensors(plan, model, device, tensors) + [pa.nulls(rows, pa.string())]
+    if tensors is not None:  # only non-finite rows: score the good rows' tensors, no second conversion
+        predictions = score_tensors(plan, model, device, {name: tensor[good] for name, tensor in tensors.items()})
+    else:
+        predictions = score_columns(plan, model, device, [column.filter(pa.array(good)) for column in columns])
     positions = pa.array(np.cumsum(good) - 1, mask=~good)  # row -> its place among the good rows; null if bad
     return [column.take(positions) for column in predictions] + [pa.array(problems, pa.string())]
 
@@ -44,9 +50,32 @@ def row_problems(plan: ScoringPlan, columns: list) -> List[Optional[str]]:
         except TensorError as error:
             problems.append(str(error))
             continue
+        non_finite = non_finite_problems(plan, tensors, 1)[0]
+        if non_finite is not None:
+            problems.append(non_finite)
+            continue
         row_shapes = {name: tensor.shape for name, tensor in tensors.items()}
         shapes = shapes or row_shapes
         problems.append(_shape_problem(plan, shapes, row_shapes))
+    return problems
+
+
+def non_finite_problems(plan: ScoringPlan, tensors: dict, rows: int) -> List[Optional[str]]:
+    """For each of `rows` rows, None unless one of its float (non-image) inputs holds NaN or +-inf."""
+    problems: List[Optional[str]] = [None] * rows
+    images = dict(plan.images)  # decoded pixels * a finite scale + a finite offset: always finite
+    for spec, source in plan.inputs:
+        tensor = tensors[spec.name]
+        if spec.name in images or not rows or not np.issubdtype(tensor.dtype, np.floating):
+            continue
+        values = tensor.reshape(rows, -1)
+        finite = np.isfinite(values)
+        for row in np.flatnonzero(~finite.all(axis=1)):
+            if problems[row] is None:
+                index = int(np.argmin(finite[row]))
+                problems[row] = (f"column '{source}': non-finite value {values[row, index]} at position {index} of "
+                                 f"the row (model input {spec.describe()}); drop or fill NaN/inf values before "
+                                 f"scoring, e.g. df.na.fill or F.nanvl")
     return problems
 
 
