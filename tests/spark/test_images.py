@@ -88,17 +88,24 @@ def test_a_wrong_size_or_column_is_refused_on_the_driver(spark, photos):
 
 
 def test_batch_job_scores_a_directory_of_images(spark, photos, tmp_path, capsys):
+    """--image-glob picks the files (recursively), --image-scale / --image-offset the pixel values."""
     files, model, keras_path = photos
     output = tmp_path / "scored"
     code = _cli.run(load_job("batch_score").main, ["--model", keras_path, "--input", str(files), "--output",
-                                                   str(output), "--input-format", "images", "--image-size", "48x40"])
+                                                   str(output), "--input-format", "images", "--image-size", "48x40",
+                                                   "--image-glob", "*.{png,gif,bmp,jpeg}", "--image-scale", "0.008",
+                                                   "--image-offset", "-0.9"])
     assert code == 0, capsys.readouterr().err
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert summary["rows"] == 6 and summary["bad_rows"] == 0 and summary["engine"] == "spark"
+    assert summary["rows"] == 4 and summary["bad_rows"] == 0 and summary["engine"] == "spark"
     table = pq.read_table(output)
     assert table.column_names == ["path", "prediction"]
-    for path, prediction in zip(table.column("path").to_pylist(), table.column("prediction").to_pylist()):
-        np.testing.assert_allclose(prediction, reference(model, path.removeprefix("file:")), rtol=1e-4, atol=1e-5)
+    paths = [path.removeprefix("file:") for path in table.column("path").to_pylist()]
+    assert sorted(os.path.relpath(path, files) for path in paths) == ["a.png", "b.gif", "d.jpeg", "nested/c.bmp"]
+    for path, prediction in zip(paths, table.column("prediction").to_pylist()):
+        want = reference(model, path, scale=0.008, offset=-0.9)
+        assert np.abs(want - reference(model, path)).max() > 1e-3  # the flags change the predictions
+        np.testing.assert_allclose(prediction, want, rtol=1e-4, atol=1e-5)
 
 
 def test_batch_job_without_an_image_size_exits_2(spark, photos, tmp_path, capsys):
