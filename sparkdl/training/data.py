@@ -22,6 +22,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ..errors import SchemaError
+from ..runtime.schema import column
 from .rounds import PARTITION, POSITION
 
 
@@ -68,8 +69,9 @@ def _positions(df: DataFrame) -> DataFrame:
 
 
 def prepare(df: DataFrame, columns, partitions: int, shuffle: bool, seed: int) -> TrainingData:
-    """Select `columns`, order them for training, spread over `partitions`, cache and count."""
-    selected = df.select(*columns)
+    """Select `columns` (names taken literally: dots and spaces are part of them), order them for
+    training, spread over `partitions`, cache and count (driver)."""
+    selected = df.select(*[column(name) for name in columns])
     if shuffle:
         selected = _positions(selected).orderBy(F.xxhash64(F.col(POSITION), F.lit(seed))).drop(POSITION)
     laid_out = (_positions(selected)

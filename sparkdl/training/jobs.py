@@ -11,6 +11,7 @@ import logging
 import pickle
 
 from ..errors import raised_on_executor
+from ..runtime.schema import column, map_in_arrow
 from .data import TrainingData
 from .executor import evaluate_function, fallback_function, round_task, store_function
 from .rounds import RESULT_SCHEMA, RoundResult, RoundSpec, combine
@@ -29,9 +30,10 @@ def _collect(parts_df, spec: RoundSpec, result: RoundResult = None) -> RoundResu
 
 def store_shards(data: TrainingData, spec: RoundSpec) -> None:
     """One pass over the cached rows: every partition stores its shard on its executor (NaN/inf
-    and changed rows fail here, as the sparkdl error the executor raised)."""
+    and changed rows fail here, as the sparkdl error the executor raised). Driver; map_in_arrow
+    carries column names with dots or spaces to the executor functions unchanged."""
     try:
-        _collect(data.df.mapInArrow(store_function(spec), RESULT_SCHEMA), spec)
+        _collect(map_in_arrow(data.df, store_function(spec), RESULT_SCHEMA), spec)
     except Exception as error:
         raise raised_on_executor(error) or error
 
@@ -44,7 +46,7 @@ def run_round(sc, data: TrainingData, spec: RoundSpec) -> RoundResult:
     if missing:
         log.info("round %d: partition(s) %s ran where their rows were not resident; recomputing them "
                  "from the cached rows", spec.round, missing)
-        parts = data.of_partitions(missing).mapInArrow(fallback_function(spec, missing), RESULT_SCHEMA)
+        parts = map_in_arrow(data.of_partitions(missing), fallback_function(spec, missing), RESULT_SCHEMA)
         try:
             result = _collect(parts, spec, result._replace(missing_partitions=()))
         except Exception as error:
@@ -53,5 +55,7 @@ def run_round(sc, data: TrainingData, spec: RoundSpec) -> RoundResult:
 
 
 def evaluate(df, columns, spec: RoundSpec) -> RoundResult:
-    """Loss and metric sums over every row of `df` (validation), nothing stored."""
-    return _collect(df.select(*columns).mapInArrow(evaluate_function(spec), RESULT_SCHEMA), spec)
+    """Loss and metric sums over every row of `df` (validation), nothing stored. Column names are
+    taken literally (dots, spaces): they are quoted, and travel to the executor under aliases."""
+    selected = df.select(*[column(name) for name in columns])
+    return _collect(map_in_arrow(selected, evaluate_function(spec), RESULT_SCHEMA), spec)

@@ -155,6 +155,39 @@ class TestResumeChecksTheRunsSettings:
         assert forced.history[2]["samples"] == 128
 
 
+def test_column_names_with_a_dot_and_a_space_train_like_keras(spark, rng, tmp_path):
+    """features='feat.x', label='lab el' (names Spark allows, which unquoted lookups split or reject):
+    train (with validation) and jobs/train.py give Keras' weights and validation loss."""
+    import keras
+
+    from tests.unit.test_job_flags import load_job
+
+    x, y = _regression(rng, rows=96)
+    model = _linear(seed=9)
+    model.save(tmp_path / "initial.keras")  # train() trains `model` in place
+    reference = _keras_reference(model, x, y, "mse", batch=32, epochs=1, lr=0.1)
+    expected_val_loss = reference.evaluate(x[:40], y[:40], verbose=0)
+    df = _ordered_df(spark, x, y).toDF("feat.x", "lab el")
+    validation = _ordered_df(spark, x[:40], y[:40]).toDF("feat.x", "lab el")
+    result = sparkdl.train(df, model, features="feat.x", label="lab el", loss="mse",
+                           optimizer=keras.optimizers.SGD(0.1), epochs=1, batch_size=32, validation_df=validation)
+    for ours, theirs in zip(result.model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
+    assert result.history[0]["samples"] == 96
+    np.testing.assert_allclose(result.history[0]["val_loss"], expected_val_loss, rtol=1e-4)
+
+    df.coalesce(1).write.parquet(str(tmp_path / "train"))
+    validation.coalesce(1).write.parquet(str(tmp_path / "val"))
+    summary = load_job("train").main([
+        "--model", str(tmp_path / "initial.keras"), "--input", str(tmp_path / "train"), "--validation",
+        str(tmp_path / "val"), "--features", "feat.x", "--label", "lab el", "--optimizer", "sgd",
+        "--learning-rate", "0.1", "--batch-size", "32", "--output", str(tmp_path / "trained.keras")])
+    np.testing.assert_allclose(summary["final"]["val_loss"], expected_val_loss, rtol=1e-4)
+    trained = keras.models.load_model(tmp_path / "trained.keras")
+    for ours, theirs in zip(trained.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
+
+
 def test_round_after_a_shard_is_lost_or_emptied_recomputes_it_from_the_cached_rows(spark, rng, monkeypatch):
     """A missing shard and an empty one in its place (what the old fallback left behind) are both
     recomputed from their partition's cached rows; every row is used and the weights are Keras'."""
