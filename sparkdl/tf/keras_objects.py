@@ -20,7 +20,8 @@ from ..errors import ConfigError
 CROSSENTROPY = ("crossentropy", "ce")  # compile's aliases, resolved from the label and output shapes
 ACCURACY = ("accuracy", "acc")
 LOSS_EXAMPLES = "'mse', 'binary_crossentropy', 'sparse_categorical_crossentropy', keras.losses.Huber()"
-METRIC_EXAMPLES = ("accuracy", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
+METRIC_EXAMPLES = ("accuracy", "auc", "precision", "recall", "root_mean_squared_error", "f1_score",
+                   "r2_score", "binary_accuracy", "categorical_accuracy", "sparse_categorical_accuracy",
                    "top_k_categorical_accuracy", "sparse_top_k_categorical_accuracy", "mae", "mse", "mape",
                    "msle", "binary_crossentropy", "categorical_crossentropy", "sparse_categorical_crossentropy",
                    "poisson", "hinge", "squared_hinge", "categorical_hinge", "cosine_similarity")
@@ -173,15 +174,35 @@ class _ByState:
         return _restore, (type(self.value), dict(self.value.__dict__))
 
 
+def _from_config(cls, config: dict):
+    """Unpickling helper: a Keras object from its class and get_config()."""
+    return cls.from_config(config)
+
+
+class _ByConfig:
+    """Pickles a Keras metric by class and get_config(): its attributes hold variables and Keras'
+    tracked containers, which do not unpickle."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __reduce__(self):
+        return _from_config, (type(self.value), self.value.get_config())
+
+
 def _portable(value, serialize, deserialize, dumps, what: str):
     """Driver: a Keras object as its config dict when Keras rebuilds the same object from it; a
-    function, or an object Keras cannot rebuild, as `Pickled` bytes."""
+    function, or an object Keras cannot rebuild, as `Pickled` bytes (a metric by class and config,
+    a loss by class and attributes), loaded back here once so that executors can load them too."""
     is_object = not isinstance(value, type) and callable(getattr(value, "get_config", None))
     config = _rebuilds(value, serialize, deserialize) if is_object else None
     if config is not None:
         return config
+    wrap = (_ByConfig if isinstance(value, keras.metrics.Metric) else _ByState) if is_object else None
     try:
-        return Pickled(object_name(value), dumps(_ByState(value) if is_object else value))
+        payload = dumps(wrap(value) if wrap else value)
+        pickle.loads(payload)
+        return Pickled(object_name(value), payload)
     except Exception as error:  # noqa: BLE001 - pickling errors have many types
         raise ConfigError(f"{what} {value!r} cannot be sent to executors: Keras cannot rebuild it from its config "
                           f"and it does not pickle ({type(error).__name__}: {error}); register its class with "
@@ -209,18 +230,30 @@ def loss_spec(value, dumps=pickle.dumps):
                       f"got {value!r} ({type(value).__name__}); e.g. {LOSS_EXAMPLES}")
 
 
-def _is_example_mean(metric) -> bool:
-    """Whether a metric's result is the mean of one value per example, so that the sums of
-    partitions add up and the driver's division by the row count gives Keras' value."""
-    return not isinstance(metric, keras.metrics.Metric) or (
-        isinstance(metric, keras.metrics.Mean) and type(metric).result is keras.metrics.Mean.result)
+def _additive(metric) -> bool:
+    """Whether a metric's state adds up across partitions: the state after updating on all rows
+    equals the sum of the states after updating (from the reset state) on disjoint parts.
+
+    Decided by provenance, not by a trial: a metric qualifies when its `update_state` and
+    `reset_state` are Keras' own (a function becomes a MeanMetricWrapper, which qualifies). Every
+    built-in Keras metric accumulates sums -- totals and counts, confusion-matrix counts per
+    threshold, sums of squares -- from zeros (tests/unit/test_gradients.py checks each class of
+    keras.metrics on disjoint halves); subclasses that only change `result()` or the wrapped
+    function keep that. A trial update on synthetic rows could not reach every branch of a custom
+    `update_state` (thresholds, class ids, label values it never saw), so custom state updates
+    (a running max, a last value) are refused instead of averaged wrongly."""
+    if not isinstance(metric, keras.metrics.Metric):
+        return True
+    return all(getattr(type(metric), method).__module__.startswith("keras.")
+               for method in ("update_state", "reset_state"))
 
 
 def metric_spec(value, dumps=pickle.dumps):
-    """Driver: a picklable form of a compile-style metric -- a Keras metric name, a per-example
-    keras.metrics.Metric (a MeanMetricWrapper such as BinaryAccuracy) or a function fn(y_true,
-    y_pred). Metrics that are not means over examples (AUC, Precision, RootMeanSquaredError...)
-    are refused: partitions' results could not be added up."""
+    """Driver: a picklable form of a compile-style metric -- any Keras metric name ("auc",
+    "precision", "root_mean_squared_error", ...), a keras.metrics.Metric whose state Keras updates
+    (built-in classes and subclasses that change only `result()` or the wrapped function) or a
+    function fn(y_true, y_pred). Each partition returns the metric's state variables, the driver
+    adds them and calls `result()` (see `_additive`); other metrics are ConfigErrors."""
     if isinstance(value, str):
         metric = None if value.lower() in ACCURACY else _keras_get(
             keras.metrics.get, value, "metric", ", ".join(repr(m) for m in METRIC_EXAMPLES[:8]))
@@ -229,12 +262,14 @@ def metric_spec(value, dumps=pickle.dumps):
     else:
         raise ConfigError(f"metrics must be Keras metric names, keras.metrics.Metric objects or functions "
                           f"fn(y_true, y_pred), got {value!r} ({type(value).__name__})")
-    if metric is not None and not _is_example_mean(metric):
-        raise ConfigError(f"metric {value!r} ({type(metric).__name__}) is not a mean over examples, so the "
-                          f"results of partitions cannot be added up; use per-example metrics such as "
-                          f"{', '.join(METRIC_EXAMPLES)} (any keras.metrics.MeanMetricWrapper, or a function "
-                          f"returning one value per example), and compute {object_name(metric)} on predictions "
-                          f"after training (result.model or sparkdl.predict)")
+    if metric is not None and not _additive(metric):
+        raise ConfigError(f"metric {value!r} ({type(metric).__name__}) has its own update_state/reset_state, so "
+                          f"sparkdl cannot tell whether its state adds up across partitions (it adds each "
+                          f"partition's metric variables, then calls result()); use a built-in Keras metric "
+                          f"({', '.join(METRIC_EXAMPLES[:8])}, ...), a keras.metrics.Metric subclass that overrides "
+                          f"only result(), a keras.metrics.MeanMetricWrapper, or a function fn(y_true, y_pred) "
+                          f"returning one value per example; or compute {object_name(metric)} on predictions after "
+                          f"training (result.model or sparkdl.predict)")
     if isinstance(value, str):
         return value
     return _portable(value, keras.metrics.serialize, keras.metrics.deserialize, dumps, "metric")

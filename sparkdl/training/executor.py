@@ -170,7 +170,7 @@ def fallback_function(spec: RoundSpec, missing):
 
 
 def evaluate_function(spec: RoundSpec):
-    """`mapInArrow` over validation rows: loss and metric sums of the partition (nothing stored)."""
+    """`mapInArrow` over validation rows: the partition's loss sum and metric state (nothing stored)."""
 
     def run(batches):
         yield _as_batch(compute(spec, shard_from_batches(spec, batches)))

@@ -29,19 +29,13 @@ log = logging.getLogger(__name__)
 RUN_ID_LENGTH = 12  # hex digits of the run id that names this run's shards on executors
 
 
-def _means(prefix: str, names, result: RoundResult) -> dict:
-    count = max(result.count, 1)
-    values = {f"{prefix}loss": result.loss_sum / count}
-    values.update({f"{prefix}{name}": float(s) / count for name, s in zip(names, result.metric_sums)})
-    return values
-
-
 class TrainingRun:
     """Driver: one training run -- rows, model, optimizer, history -- and its round loop."""
 
     def __init__(self, spark, config, model, optimizer, data, columns, settings: dict, *, checkpoint_dir=None,
                  validation_df=None, hooks=(), job_group=None):
         from ..tf import keras_objects
+        from ..tf.gradients import MetricState
 
         self.spark, self.sc = spark, spark.sparkContext
         self.config, self.model, self.optimizer, self.data = config, model, optimizer, data
@@ -53,6 +47,9 @@ class TrainingRun:
         self.local_batch = max(1, config.batch_size // data.partitions)
         self.optimizer_config = keras_objects.optimizer_config(optimizer) if config.mode == AVERAGE else None
         self.metric_names = tuple(getattr(config, "metric_names", config.metrics))
+        # the driver's copies of the metrics: the summed state of a round or a validation pass goes
+        # into their variables, their result() into the history
+        self.metric_state = MetricState(config.metrics, self.label.shape, tuple(model.outputs[0].shape))
         self.history, self.ref, self._apply_mean_gradient = [], None, None
         self.hooks, self.last_checkpoint = list(hooks), None
         self.job_group = job_group or f"sparkdl-train-{self.run_id}"
@@ -151,6 +148,14 @@ class TrainingRun:
         finally:
             weights.destroy()
 
+    def values(self, prefix: str, result: RoundResult) -> dict:
+        """The loss (its sum over the rows / the rows) and each metric's Keras result() for the summed
+        state, keyed as fit's logs: "loss", "auc", or "val_loss", "val_auc" with prefix "val_"."""
+        values = {f"{prefix}loss": result.loss_sum / max(result.count, 1)}
+        values.update({f"{prefix}{name}": value for name, value in
+                       zip(self.metric_names, self.metric_state.results(result.metric_state))})
+        return values
+
     def train_round(self, global_round: int, start: int) -> RoundResult:
         """One round over positions [start, start + window): the job, then the model update."""
         progress.check_not_cancelled(self.job_group)
@@ -181,12 +186,12 @@ class TrainingRun:
             result = self.train_round(epoch * self.rounds_per_epoch + round_in_epoch, round_in_epoch * self.window)
             total = combine(total, result._replace(payload=np.zeros(0)))
             for hook in self.hooks:
-                hook.on_round_end(epoch, round_in_epoch, _means("", self.metric_names, result))
+                hook.on_round_end(epoch, round_in_epoch, self.values("", result))
             every = self.config.checkpoint_every
             if every and (round_in_epoch + 1) % every == 0 and round_in_epoch + 1 < self.rounds_per_epoch:
                 self.checkpoint(epoch, round_in_epoch + 1)
         seconds = time.perf_counter() - started
-        stats = {"epoch": epoch + 1, **_means("", self.metric_names, total), "samples": total.count,
+        stats = {"epoch": epoch + 1, **self.values("", total), "samples": total.count,
                  "rounds": self.rounds_per_epoch - first_round, "seconds": round(seconds, 3),
                  "samples_per_second": total.count / seconds if seconds else 0.0}
         if self.validation_df is not None:
@@ -212,11 +217,11 @@ class TrainingRun:
         """val_loss and val_<metric> over every validation row, with the current weights."""
         result = self._with_weights(lambda spec: jobs.evaluate(self.validation_df, self.config.columns, spec),
                                     -1, EVALUATE, 0, ALL_POSITIONS)
-        return _means("val_", self.metric_names, result)
+        return self.values("val_", result)
 
     def _log_epoch(self, stats: dict, seconds: float) -> None:
         epochs, epoch = self.config.epochs, stats["epoch"]
-        shown = " ".join(f"{k}={v:.4f}" for k, v in stats.items()
+        shown = " ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in stats.items()
                          if "loss" in k or k in self.metric_names or k.startswith("val_"))
         log.info("epoch %d/%d %s | %.0f samples/s | ETA %.0fs", epoch, epochs, shown,
                  stats["samples_per_second"], seconds * (epochs - epoch))

@@ -45,23 +45,32 @@ class RoundResult(NamedTuple):
     """One task's (or the sum of several tasks') part of a round (executors -> driver).
 
     payload: gradient sum (`sync`), sample-weighted weights and optimizer state (`average`), or
-    empty (`evaluate`, shard stores); count: rows used; loss_sum, metric_sums: sums over those
-    rows; missing_partitions: partitions whose task found no usable shard on its executor.
+    empty (`evaluate`, shard stores); count: rows used; loss_sum: the loss summed over those rows;
+    metric_state: the metrics' Keras state variables over those rows, flat float64 (summed across
+    partitions, turned into values by the driver's `gradients.MetricState.results`; empty: zeros);
+    missing_partitions: partitions whose task found no usable shard on its executor.
     """
 
     payload: np.ndarray
     count: int
     loss_sum: float
-    metric_sums: np.ndarray
+    metric_state: np.ndarray
     missing_partitions: Tuple[int, ...] = ()
 
     @classmethod
-    def zero(cls, metrics) -> "RoundResult":
-        return cls(np.zeros(0), 0, 0.0, np.zeros(len(metrics)), ())
+    def zero(cls, metrics=()) -> "RoundResult":
+        """No rows. `metrics` (the round's metric specs) is accepted for the callers' sake: an empty
+        metric state stands for the zero state of any metrics."""
+        return cls(np.zeros(0), 0, 0.0, np.zeros(0), ())
+
+
+def _add(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a + b, where an empty array counts as zeros of the other's shape."""
+    return b if a.size == 0 else a if b.size == 0 else a + b
 
 
 def combine(a: RoundResult, b: RoundResult) -> RoundResult:
-    """Add two partial results (an empty payload counts as zeros); the seq and comb op of the round."""
-    payload = b.payload if a.payload.size == 0 else a.payload if b.payload.size == 0 else a.payload + b.payload
-    return RoundResult(payload, a.count + b.count, a.loss_sum + b.loss_sum, a.metric_sums + b.metric_sums,
-                       a.missing_partitions + b.missing_partitions)
+    """Add two partial results (empty payloads and metric states count as zeros); the seq and comb
+    op of the round."""
+    return RoundResult(_add(a.payload, b.payload), a.count + b.count, a.loss_sum + b.loss_sum,
+                       _add(a.metric_state, b.metric_state), a.missing_partitions + b.missing_partitions)

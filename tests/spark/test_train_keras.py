@@ -72,19 +72,45 @@ def test_binary_crossentropy_with_scalar_labels_trains_like_fit_in_every_loss_fo
     assert result.history[0]["loss"] == pytest.approx(history["loss"][0], rel=1e-4)
 
 
-def test_one_hot_labels_with_accuracy_report_what_fit_reports(spark):
+def _metrics():
+    """Per-example means and metrics whose state is counts per threshold or class (fresh objects)."""
+    import keras
+
+    return ["accuracy", "auc", keras.metrics.Precision(name="precision"), "root_mean_squared_error",
+            keras.metrics.F1Score(average="macro", name="f1")]
+
+
+def test_one_hot_labels_with_keras_metrics_report_what_fit_reports(spark):
     x = _features(300)
     index = np.argmax(x[:, :3], axis=1)
     y = np.eye(3, dtype=np.float32)[index]
     model = _model(3, "softmax", seed=4)
     reference, history = _fit(model, x[:240], y[:240], "categorical_crossentropy", batch=48, lr=0.5,
-                              metrics=["accuracy"], validation=(x[240:], y[240:]))
+                              metrics=_metrics(), validation=(x[240:], y[240:]))
     result = _train(spark, model, x[:240], y[:240], "categorical_crossentropy", batch=48, lr=0.5,
-                    metrics=["accuracy"], validation_df=_ordered_df(spark, x[240:], y[240:]))
+                    metrics=_metrics(), validation_df=_ordered_df(spark, x[240:], y[240:]))
     _assert_same_weights(result.model, reference)
     ours = result.history[0]
-    for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+    assert set(history) == {k for k in ours if "loss" in k or k in history}, (history, ours)
+    for key in history:  # loss, accuracy, auc, precision, root_mean_squared_error, f1 and each val_
         assert ours[key] == pytest.approx(history[key][0], rel=1e-4, abs=1e-6), key
+
+
+def test_average_mode_validation_metrics_equal_keras_evaluate_of_the_trained_model(spark):
+    import keras
+
+    x = _features(200, seed=6)
+    y = (x[:, 0] - x[:, 2] > 0).astype(np.float32)
+    result = sparkdl.train(_ordered_df(spark, x[:160], y[:160]), _model(1, "sigmoid"), features="features",
+                           label="label", loss="binary_crossentropy", optimizer=keras.optimizers.SGD(0.5),
+                           batch_size=32, mode="average", local_steps=2, epochs=2, partitions=2, metrics=_metrics()[:4],
+                           validation_df=_ordered_df(spark, x[160:], y[160:]))
+    result.model.compile(loss="binary_crossentropy", metrics=_metrics()[:4])  # not F1Score: it takes 2-d labels
+    expected = result.model.evaluate(x[160:], y[160:], batch_size=40, verbose=0, return_dict=True)
+    last = result.history[-1]
+    for key in ("loss", "accuracy", "auc", "precision", "root_mean_squared_error"):
+        assert last[f"val_{key}"] == pytest.approx(expected[key], rel=1e-5, abs=1e-6), key
+    assert 0.5 < last["auc"] <= 1.0 and last["samples"] == 160
 
 
 def test_l2_regularized_model_trains_like_fit_and_unlike_l2_zero(spark):
@@ -99,9 +125,29 @@ def test_l2_regularized_model_trains_like_fit_and_unlike_l2_zero(spark):
     assert not np.allclose(result.model.get_weights()[0], unregularized.get_weights()[0], atol=1e-3)
 
 
+def _running_max_class():
+    import keras
+
+    class _RunningMax(keras.metrics.Metric):
+        """A custom metric whose state (a running maximum) does not add up across partitions."""
+
+        def __init__(self, name="running_max", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.top = self.add_variable(shape=(), initializer="zeros", name="top")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.top.assign(keras.ops.maximum(self.top, keras.ops.max(y_pred)))
+
+        def result(self):
+            return self.top
+
+    return _RunningMax
+
+
 def test_bad_arguments_fail_on_the_driver_before_any_spark_job(spark):
     import keras
 
+    _RunningMax = _running_max_class()
     sc = spark.sparkContext
     x = _features(16)
     df = _ordered_df(spark, x, np.zeros(16, np.float32))
@@ -110,7 +156,7 @@ def test_bad_arguments_fail_on_the_driver_before_any_spark_job(spark):
     cases = [
         (dict(optimizer="sgdd"), ConfigError, "optimizer 'sgdd' is not a Keras optimizer"),
         (dict(metrics=["accuracy", "acurracy"]), ConfigError, "unknown metric 'acurracy'"),
-        (dict(metrics=["auc"]), ConfigError, "not a mean over examples"),
+        (dict(metrics=["auc", _RunningMax()]), ConfigError, r"\(_RunningMax\) has its own update_state"),
         (dict(loss="binary_crossentropyy"), ConfigError, "unknown loss 'binary_crossentropyy'"),
         (dict(model=two_outputs), SchemaError, "train supports single-output models"),
         (dict(model=_model(3, "softmax"), loss="categorical_crossentropy"), SchemaError,
