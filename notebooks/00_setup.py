@@ -51,7 +51,9 @@ if "spark" not in globals():  # Databricks provides `spark`; elsewhere build a l
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from pyspark.sql import SparkSession
 
-    spark = (SparkSession.builder.master(param("master", "local[2]")).appName("sparkdl-notebooks")
+    # local[N,F]: a failed task (say, a crashed Python worker) is retried up to F-1 times, as in the
+    # jobs; plain local[N] never retries one, so one lost worker would fail the whole notebook.
+    spark = (SparkSession.builder.master(param("master", "local[2,4]")).appName("sparkdl-notebooks")
              .config("spark.ui.showConsoleProgress", "false").getOrCreate())
     spark.sparkContext.setLogLevel("WARN")
 print("Spark", spark.version, "master", spark.sparkContext.master)

@@ -51,6 +51,18 @@ def test_notebooks_are_databricks_source_format():
         runner.split_cells("print('plain python')\n")
 
 
+def test_setup_notebook_default_master_retries_failed_tasks():
+    """The local master 00_setup builds without a `master` parameter retries a failed task, as the
+    jobs' masters do (`_cli.master_with_retries` leaves only such a master as it is)."""
+    import re
+
+    from sparkdl import _cli
+
+    defaults = re.findall(r'param\("master", "([^"]+)"\)', (NOTEBOOKS / "00_setup.py").read_text())
+    assert len(defaults) == 1 and defaults[0].startswith("local[")
+    assert _cli.master_with_retries(defaults[0]) is None, f"{defaults[0]} never retries a failed task"
+
+
 @pytest.mark.slow
 def test_batch_scoring_notebook(tmp_path):
     done = run_notebook("01_batch_scoring.py", tmp_path, rows=20000)
