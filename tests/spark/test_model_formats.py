@@ -58,6 +58,30 @@ def test_custom_layer_through_custom_objects_and_keras_model_object(spark, tmp_p
     np.testing.assert_allclose([r.prediction for r in got], expected, rtol=1e-5)
 
 
+def test_train_with_custom_objects_trains_like_keras_fit(spark, tmp_path):
+    """A custom layer that no module defines reaches the training tasks through custom_objects."""
+    import keras
+
+    scale_by = _scale_layer_class()
+    inputs = keras.Input(shape=(3,), name="x")
+    path = str(tmp_path / "custom_train.keras")
+    keras.Model(inputs, scale_by(3.0)(_dense(inputs, seed=6))).save(path)
+    x = np.random.default_rng(2).normal(size=(12, 3)).astype(np.float32)
+    y = np.stack([x.sum(axis=1), x[:, 0] - x[:, 2]], axis=1).astype(np.float32)
+    df = spark.createDataFrame([(x[i].tolist(), y[i].tolist()) for i in range(12)], "x array<float>, y array<float>")
+    with pytest.raises(sparkdl.ModelFormatError, match="custom_objects"):
+        sparkdl.train(df, path, features="x", label="y", loss="mse")
+    result = sparkdl.train(df, path, features="x", label="y", loss="mse", optimizer=keras.optimizers.SGD(0.05),
+                           batch_size=12, partitions=1, custom_objects={"ScaleBy": scale_by})
+    reference = keras.models.load_model(path, custom_objects={"ScaleBy": scale_by}, compile=False)
+    reference.compile(optimizer=keras.optimizers.SGD(0.05), loss="mse")
+    fitted = reference.fit(x, y, batch_size=12, epochs=1, shuffle=False, verbose=0)
+    assert type(result.model.layers[-1]).__name__ == "ScaleBy"
+    assert result.history[0]["loss"] == pytest.approx(fitted.history["loss"][0], rel=1e-4)
+    for ours, theirs in zip(result.model.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
+
+
 def test_custom_layer_module_through_imports(spark, tmp_path):
     """The model is saved by a separate process, so only `imports=` registers the layer here and on executors."""
     path = str(tmp_path / "offset.keras")
