@@ -153,3 +153,30 @@ def test_job_fails_before_training_with_one_line_and_exit_2(spark, setup, capsys
     assert "Traceback" not in "\n".join(err)
     assert not output.exists() and not (root / f"job-ckpt-{case}").exists()
     assert (root / "blocker").read_text() == "a file"
+
+
+def test_job_resuming_another_models_checkpoint_fails_with_one_line_and_exit_2(spark, setup, capsys):
+    """A rerun of jobs/train.py with a different model (a wider layer) on the same --checkpoint-dir:
+    exit 2, one ConfigError line naming both model fingerprints and resume force; no --output."""
+    import keras
+
+    from sparkdl.training.resume import model_fingerprint
+
+    root, _, data, keras_path, _ = setup
+    keras.utils.set_random_seed(2)
+    wider = keras.Sequential([keras.Input((4,), name="features"), keras.layers.Dense(8, activation="tanh"),
+                              keras.layers.Dense(2, activation="softmax")])
+    wider.save(root / "wider.keras")
+    checkpoints = root / "job-ckpt-other-model"
+    common = ["--input", data, "--features", "features", "--label", "label", "--loss",
+              "sparse_categorical_crossentropy", "--batch-size", "16", "--checkpoint-dir", checkpoints]
+    code, _ = _job(["--model", keras_path, "--output", root / "first.keras", *common], capsys)
+    assert code == _cli.EXIT_OK and os.listdir(checkpoints) == ["ckpt-000000004"]
+    code, err = _job(["--model", root / "wider.keras", "--output", root / "second.keras", *common], capsys)
+    old, new = (model_fingerprint(keras.models.load_model(path)) for path in (keras_path, root / "wider.keras"))
+    assert code == _cli.EXIT_BAD_INPUT and old != new
+    assert [line for line in err if "Error" in line] == [err[-1]], err
+    assert err[-1].startswith(f"ConfigError: cannot resume from {checkpoints}/ckpt-000000004: this run's settings "
+                              f"differ from the checkpoint's: model: checkpoint '{old}', now '{new}'"), err
+    assert "resume='force'" in err[-1] and "Traceback" not in "\n".join(err)
+    assert not (root / "second.keras").exists() and os.listdir(checkpoints) == ["ckpt-000000004"]
