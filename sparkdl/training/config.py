@@ -72,7 +72,7 @@ class TrainConfig:
 
     @property
     def metric_names(self) -> Tuple[str, ...]:
-        """The history key of each metric, in the order of the sums ShardTrainer returns: the name
+        """The history key of each metric, in the order of the states ShardTrainer returns: the name
         as given ("accuracy", "mae"), a Metric's `name`, a function's name -- as Keras' fit names them."""
         from ..tf.keras_objects import object_name
 

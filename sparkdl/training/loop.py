@@ -185,8 +185,9 @@ class TrainingRun:
         for round_in_epoch in range(first_round, self.rounds_per_epoch):
             result = self.train_round(epoch * self.rounds_per_epoch + round_in_epoch, round_in_epoch * self.window)
             total = combine(total, result._replace(payload=np.zeros(0)))
+            logs = self.values("", result) if self.hooks else None
             for hook in self.hooks:
-                hook.on_round_end(epoch, round_in_epoch, self.values("", result))
+                hook.on_round_end(epoch, round_in_epoch, logs)
             every = self.config.checkpoint_every
             if every and (round_in_epoch + 1) % every == 0 and round_in_epoch + 1 < self.rounds_per_epoch:
                 self.checkpoint(epoch, round_in_epoch + 1)
