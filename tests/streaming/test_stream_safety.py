@@ -66,6 +66,25 @@ def test_bad_trigger_and_schema_are_config_errors(spark, stream_setup):
     assert not (root / "ckpt").exists()
 
 
+@pytest.mark.parametrize("flag, value, expected", [
+    ("--trigger", "every so often", "ConfigError: trigger 'every so often' is not an interval"),
+    ("--schema", "id lung,", "ConfigError: schema 'id lung,' is not a Spark DDL schema")])
+def test_stream_job_bad_trigger_or_schema_exits_2_with_one_line(spark, stream_setup, capsys, tmp_path, flag, value,
+                                                                expected):
+    from sparkdl import _cli
+    from sparkdl.jobs import stream_score
+
+    root, mlp, _, _ = stream_setup
+    argv = ["--model", mlp[1], "--input-path", root / "a", "--input-format", "json", "--output-path",
+            tmp_path / "out", "--checkpoint", tmp_path / "ckpt", "--schema", SCHEMA, flag, value]
+    argv += ["--available-now"] if flag == "--schema" else []  # --available-now has no trigger interval
+    code = _cli.run(stream_score.main, [str(arg) for arg in argv])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == _cli.EXIT_BAD_INPUT and [line for line in err if "Error" in line] == [err[-1]], err
+    assert err[-1].startswith(expected) and "Traceback" not in "\n".join(err), err
+    assert not (tmp_path / "ckpt").exists() and not (tmp_path / "out").exists()
+
+
 def test_a_checkpoint_belongs_to_one_source_and_one_model(spark, stream_setup):
     root, mlp, other, _ = stream_setup
     query = _start(spark, mlp[1], root)
