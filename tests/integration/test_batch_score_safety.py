@@ -98,7 +98,8 @@ def test_column_names_with_dots_spaces_and_backticks(spark, setup, capsys):
 @pytest.mark.parametrize("engine", ["spark", "default"])
 def test_failed_overwrite_keeps_the_old_output_and_names_the_bad_row(spark, setup, tmp_path, capsys, engine):
     """One null row among 200: exit 2 with one line, the old output intact, no staging left. The
-    DataFrame path (--partitions) names the row by partition, position and --keep columns."""
+    DataFrame path (--partitions) names the row by partition, position and --keep columns; the
+    arrow path (default) by file, row of the file and --keep columns."""
     _, keras_path, _, _ = setup
     table = examples.features_table(200, (8,), seed=7)
     features = table.column("features").to_pylist()
@@ -115,6 +116,8 @@ def test_failed_overwrite_keeps_the_old_output_and_names_the_bad_row(spark, setu
     assert err[0].startswith("TensorError: column 'features': a row is null"), err
     if engine == "spark":
         assert err[0].endswith("[partition 0, row 137 of the partition (id=137)]"), err
+    else:  # the arrow engine (score_files) names the file, the row in it and the --keep columns
+        assert err[0].endswith(f"[file {data}/part-00000.parquet, row 137 of the file (id=137)]"), err
     assert os.listdir(output) == ["old.txt"] and (output / "old.txt").read_text() == "previous scores"
     assert sorted(os.listdir(tmp_path)) == ["input", "scored"]  # no staging directory left
 
