@@ -11,6 +11,7 @@ model):
     register_udf(spark, name, model, *, outputs=None, batch_size=None)  Spark SQL function
     model_loads(spark) -> int                                           loads on executors so far
     train(df, model, *, features, label, loss, ...) -> TrainResult      distributed training
+    cancel_training(spark, job_group)                                   stop a running train call
     KerasEstimator(...)                                                 Spark ML Estimator -> TFTransformer
     score_stream(spark, model, *, source, sink, checkpoint_location, ...) -> StreamingQuery
         with KafkaSource / FileSource and ParquetSink / KafkaSink / ConsoleSink
@@ -33,7 +34,7 @@ from .errors import (  # noqa: E402
 
 __all__ = [
     "__version__", "predict", "image", "score_files", "TFTransformer", "register_udf", "model_loads", "train",
-    "TrainResult",
+    "TrainResult", "cancel_training",
     "KerasEstimator", "score_stream", "KafkaSource", "FileSource", "ParquetSink", "KafkaSink", "ConsoleSink",
     "SparkDLError", "ConfigError", "ModelError", "ModelNotFoundError", "ModelFormatError",
     "SchemaError", "TensorError", "StorageError", "SourceUnavailableError", "TrainingCancelledError",
@@ -49,6 +50,7 @@ _LAZY = {
     "KerasEstimator": ("sparkdl.ml", "KerasEstimator"),
     "train": ("sparkdl.training.train", "train"),
     "TrainResult": ("sparkdl.training.result", "TrainResult"),
+    "cancel_training": ("sparkdl.training.progress", "cancel"),
     "score_stream": ("sparkdl.streaming.score", "score_stream"),
     "KafkaSource": ("sparkdl.streaming.sources", "KafkaSource"),
     "FileSource": ("sparkdl.streaming.sources", "FileSource"),

@@ -7,8 +7,9 @@
 * Job group: a whole `train` call runs under one Spark job group (`sparkdl-train-<run id>` or the
   caller's `job_group`); `sc.cancelJobGroup(group)` stops the running round, and the run raises
   `TrainingCancelledError` naming its last checkpoint. A cancel between two round jobs cancels
-  nothing in Spark, so `cancel(spark, group)` also marks the group for the loop to stop at the
-  next round.
+  nothing in Spark, so `cancel(spark, group)` (public as `sparkdl.cancel_training`) also marks
+  the group for the loop to stop at the next round. The group covers the whole call, from the
+  job that lays out the rows on.
 """
 from __future__ import annotations
 
@@ -39,7 +40,8 @@ def ensure_handler() -> None:
 
 
 def cancel(spark, group: str) -> None:
-    """Stop the training run of job group `group` (any thread): its running round now, or the next one."""
+    """Stop the training run of job group `group` (driver, any thread): its running job now, or its
+    next round; the `train` call raises TrainingCancelledError. Public as `sparkdl.cancel_training`."""
     _cancelled.add(group)
     spark.sparkContext.cancelJobGroup(group)
 
@@ -57,8 +59,12 @@ def is_cancellation(error: BaseException, group: str) -> bool:
 
 @contextlib.contextmanager
 def job_group(sc, group: str, description: str):
-    """Every job started inside belongs to `group` (interrupting tasks on cancel); restored after."""
+    """Every job started inside belongs to `group` (interrupting tasks on cancel); restored after.
+    Inside a block of the same group this changes nothing (a pending cancel() stays pending)."""
     previous = sc.getLocalProperty(GROUP)
+    if previous == group:
+        yield
+        return
     sc.setJobGroup(group, description, interruptOnCancel=True)
     _cancelled.discard(group)
     try:

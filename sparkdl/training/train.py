@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import uuid
 
 from .. import fs
-from ..errors import ConfigError
+from ..errors import ConfigError, TrainingCancelledError
 from ..runtime.jobinfo import described
 from ..runtime.load_options import load_options
 from ..runtime.session import require_classic
@@ -44,6 +45,8 @@ from .loop import TrainingRun
 from .result import TrainResult
 from .rounds import SYNC
 from .tracking import tracking_hook
+
+GROUP_ID_LENGTH = 12  # hex digits of the default job group's id
 
 
 def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1, batch_size: int = 256,
@@ -67,8 +70,10 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     callbacks: Keras callbacks, run where model.fit runs them (EarlyStopping, LearningRateScheduler, ...).
     mlflow: True (or None inside an active run) logs params, per-epoch metrics and the model to
     MLflow; a run id logs into that run; False never logs. register_as: also register the model.
-    job_group: the Spark job group of the whole run (default sparkdl-train-<run id>, logged);
-    sc.cancelJobGroup(group) stops it with TrainingCancelledError, leaving the last checkpoint.
+    job_group: the Spark job group of the whole call, from laying out the rows on (default
+    sparkdl-train-<12 hex digits>, logged); sparkdl.cancel_training(spark, group) (or
+    sc.cancelJobGroup(group) while a job runs) stops it with TrainingCancelledError, leaving the
+    last checkpoint.
     custom_objects / imports: as `predict` ({"Name": cls}; modules with @register_keras_serializable
     layers, imported on the driver and in every executor worker before the model loads).
     """
@@ -95,21 +100,42 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     resume_from = resuming.find(checkpoint_dir, resume, spark)
     checkpoint = resuming.load_checked(resume_from, settings, resume, spark) if resume_from else None
 
-    with described(spark, "sparkdl train: laying out the rows"):
-        data = prepare(df, config.columns, config.partitions, shuffle, seed)
-    try:
-        run = TrainingRun(spark, config, keras_model, optimizer_obj, data, columns, settings,
-                          checkpoint_dir=checkpoint_dir, validation_df=validation_df, hooks=hooks, job_group=job_group)
-        history = run.run(archive, checkpoint, options)
-    except BaseException:
-        with contextlib.suppress(Exception):  # the first error is the one to see
-            ckpt.discard_partial(checkpoint_dir, spark)
-        raise
-    finally:
-        data.release()
+    group = job_group or f"sparkdl-train-{uuid.uuid4().hex[:GROUP_ID_LENGTH]}"
+    with progress.job_group(spark.sparkContext, group, "sparkdl train"):
+        data = _lay_out(df, config, shuffle, seed, group)
+        try:
+            run = TrainingRun(spark, config, keras_model, optimizer_obj, data, columns, settings,
+                              checkpoint_dir=checkpoint_dir, validation_df=validation_df, hooks=hooks,
+                              job_group=group)
+            history = run.run(archive, checkpoint, options)
+        except BaseException:
+            with contextlib.suppress(Exception):  # the first error is the one to see
+                ckpt.discard_partial(checkpoint_dir, spark)
+            raise
+        finally:
+            data.release()
     return TrainResult(model=keras_model, history=history, checkpoint_dir=checkpoint_dir,
                        mlflow_run_id=tracking.run_id if tracking else None,
                        mlflow_model_uri=tracking.model_uri if tracking else None)
+
+
+def _lay_out(df, config: TrainConfig, shuffle: bool, seed: int, group: str):
+    """Driver: the training rows laid out and cached (the first jobs of the run's group); a cancel
+    meanwhile is a TrainingCancelledError, as in the rounds (nothing was trained or saved yet)."""
+    try:
+        with described(df.sparkSession, "sparkdl train: laying out the rows"):
+            data = prepare(df, config.columns, config.partitions, shuffle, seed)
+    except Exception as error:
+        if progress.is_cancellation(error, group):
+            raise TrainingCancelledError(f"training cancelled (Spark job group {group!r}) while laying out the "
+                                         f"rows; nothing was trained or saved") from None
+        raise
+    try:
+        progress.check_not_cancelled(group)
+    except TrainingCancelledError:
+        data.release()
+        raise
+    return data
 
 
 def claim_checkpoint_dir(checkpoint_dir, spark) -> None:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import sparkdl
-from sparkdl.training.progress import TrainingCancelledError
+from sparkdl import TrainingCancelledError
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,11 @@ def test_mlflow_run_has_params_epoch_metrics_and_a_loadable_model(data, mlflow_s
 
     df, x = data
     mlflow.set_experiment("sparkdl-train")
-    result = sparkdl.train(df, _model(), features="features", label="label", loss="mse", optimizer="adam",
-                           epochs=2, batch_size=64, metrics=["mae"], mlflow=True, register_as="sparkdl-trained")
+    with mlflow.start_run() as active:  # an active run: train logs into it by default
+        result = sparkdl.train(df, _model(), features="features", label="label", loss="mse", optimizer="adam",
+                               epochs=2, batch_size=64, metrics=["mae"], validation_df=df,
+                               register_as="sparkdl-trained")
+    assert result.mlflow_run_id == active.info.run_id
     run = mlflow.MlflowClient().get_run(result.mlflow_run_id)
     assert run.info.status == "FINISHED"
     assert {"mode": "sync", "batch_size": "64", "epochs": "2", "partitions": "2", "optimizer": "Adam"}.items() \
@@ -58,13 +61,17 @@ def test_mlflow_run_has_params_epoch_metrics_and_a_loadable_model(data, mlflow_s
     history = mlflow.MlflowClient().get_metric_history(result.mlflow_run_id, "loss")
     assert [m.step for m in history] == [1, 2]
     assert [m.value for m in history] == pytest.approx([epoch["loss"] for epoch in result.history])
-    assert {"mae", "samples_per_second"} <= run.data.metrics.keys()
+    val = mlflow.MlflowClient().get_metric_history(result.mlflow_run_id, "val_mae")
+    assert [m.value for m in val] == pytest.approx([epoch["val_mae"] for epoch in result.history])
+    assert {"mae", "val_loss", "samples_per_second"} <= run.data.metrics.keys()
     loaded = mlflow.tensorflow.load_model("models:/sparkdl-trained/1")
     np.testing.assert_allclose(loaded(x[:16]), result.model(x[:16]), rtol=1e-6)
 
 
-def test_early_stopping_stops_and_an_lr_schedule_reaches_the_optimizer(data):
+@pytest.mark.mlflow
+def test_early_stopping_stops_an_lr_schedule_reaches_the_optimizer_and_a_run_id_gets_the_epochs(data, mlflow_server):
     import keras
+    import mlflow
 
     df, _ = data
     rates = []
@@ -73,11 +80,19 @@ def test_early_stopping_stops_and_an_lr_schedule_reaches_the_optimizer(data):
     seen = keras.callbacks.LambdaCallback(
         on_epoch_end=lambda epoch, logs: rates.append((epoch, float(seen.model.optimizer.learning_rate),
                                                       sorted(logs))))
+    mlflow.set_experiment("sparkdl-train")
+    with mlflow.start_run(run_name="made-before") as earlier:
+        pass
     result = sparkdl.train(df, _model(), features="features", label="label", loss="mse", optimizer="sgd", epochs=5,
-                           batch_size=128, callbacks=[halve, stop, seen])
+                           batch_size=128, callbacks=[halve, stop, seen], mlflow=earlier.info.run_id)
     assert len(result.history) == 2  # epoch 2 did not improve by min_delta: stopped before epoch 3
     keys = ["learning_rate", "loss", "samples_per_second"]
     assert rates == [(0, pytest.approx(0.1), keys), (1, pytest.approx(0.05), keys)]
+    assert result.mlflow_run_id == earlier.info.run_id and mlflow.active_run() is None
+    run = mlflow.MlflowClient().get_run(earlier.info.run_id)  # mlflow=<run id>: that run, reopened and ended
+    assert run.info.run_name == "made-before" and run.info.status == "FINISHED" and run.data.params["epochs"] == "5"
+    history = mlflow.MlflowClient().get_metric_history(earlier.info.run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(e["epoch"], pytest.approx(e["loss"])) for e in result.history]
 
 
 def test_train_jobs_are_described_under_one_group_and_cancel_leaves_a_resumable_checkpoint(spark, tmp_path):
@@ -95,18 +110,18 @@ def test_train_jobs_are_described_under_one_group_and_cancel_leaves_a_resumable_
 
     thread = threading.Thread(target=run)
     thread.start()
-    while len(_jobs(sc, "sparkdl-test-cancel")) < 6 and thread.is_alive():
+    while "sparkdl train: epoch 1/1 round 3/40" not in _jobs(sc, "sparkdl-test-cancel") and thread.is_alive():
         time.sleep(0.02)
     at_cancel = len(_jobs(sc, "sparkdl-test-cancel"))
-    while thread.is_alive():  # a cancel between two round jobs cancels nothing: repeat as a notebook user would
-        sc.cancelJobGroup("sparkdl-test-cancel")
-        thread.join(0.05)
+    sparkdl.cancel_training(spark, "sparkdl-test-cancel")  # stops the running round, or the next one
+    thread.join(60)
     assert isinstance(outcome.get("error"), TrainingCancelledError), outcome
     assert "cancelled" in str(outcome["error"]) and str(tmp_path / "ckpt") in str(outcome["error"])
     descriptions = _jobs(sc, "sparkdl-test-cancel")
     assert len(descriptions) <= at_cancel + 2
-    assert descriptions[0] == "sparkdl train: storing shards"
-    assert descriptions[1:4] == [f"sparkdl train: epoch 1/1 round {r}/40" for r in (1, 2, 3)]
+    layout = descriptions.index("sparkdl train: storing shards")
+    assert layout >= 1 and set(descriptions[:layout]) == {"sparkdl train: laying out the rows"}
+    assert descriptions[layout + 1:layout + 4] == [f"sparkdl train: epoch 1/1 round {r}/40" for r in (1, 2, 3)]
     resumed = sparkdl.train(df, _model(), **args)
     assert len(resumed.history) == 1 and resumed.history[0]["rounds"] < 40
 
