@@ -3,7 +3,9 @@
     register_udf(spark, "churn_score", "hdfs:///models/churn")
     spark.sql("SELECT id, churn_score(features) AS score FROM customers")
 
-Arguments are the model inputs in signature order. A single-output model returns its tensor
+Arguments are the model inputs in signature order; their count is checked on the driver for
+DataFrame calls and in the task for SQL calls, their types in the task (a Column has no type before
+a DataFrame resolves it). A single-output model returns its tensor
 (a number or nested array); a multi-output model returns a struct with one field per output.
 """
 from __future__ import annotations
@@ -49,10 +51,11 @@ def register_udf(spark, name: str, model, *, outputs=None, batch_size: Optional[
     named, fields = bind_outputs(T.StructType([]), resolved.signature, config.outputs)
     inputs = tuple((spec, spec.name) for spec in resolved.signature.inputs)
     plan = ScoringPlan(model=resolved.ref, inputs=inputs, outputs=named, batch_size=config.batch_size)
-    single = len(fields) == 1
+    single, signature = len(fields) == 1, resolved.signature
     return_type = fields[0].dataType if single else T.StructType(fields)
 
     def score(*columns: pa.Array) -> pa.Array:
+        _check_count(name, signature, len(columns))  # SQL calls reach here unchecked
         model_, device = open_model(plan)
         results = score_columns(plan, model_, device, columns)
         if single:
@@ -64,15 +67,20 @@ def register_udf(spark, name: str, model, *, outputs=None, batch_size: Optional[
     return _checked_arguments(function, name, resolved.signature)
 
 
+def _check_count(name: str, signature, count: int) -> None:
+    """Raise SchemaError unless the UDF got one argument per model input."""
+    if count != len(signature.inputs):
+        raise SchemaError(f"UDF {name} takes {len(signature.inputs)} argument(s), the model inputs in declared order "
+                          f"{[s.describe() for s in signature.inputs]}, but got {count}")
+
+
 def _checked_arguments(function, name: str, signature):
-    """`function` for DataFrame code, refusing a wrong argument count on the driver (SQL calls are
-    checked by Spark only when they run)."""
-    expected = signature.input_names()
+    """`function` for DataFrame code, refusing a wrong argument count on the driver. Argument types
+    cannot be checked there (a Column has no type until a DataFrame resolves it): a wrong type is a
+    TensorError in the task. SQL calls are checked in the task (`score`)."""
 
     def call(*columns):
-        if len(columns) != len(expected):
-            raise SchemaError(f"UDF {name} takes {len(expected)} argument(s), the model inputs in declared order "
-                              f"{[s.describe() for s in signature.inputs]}, but got {len(columns)}")
+        _check_count(name, signature, len(columns))
         return function(*columns)
 
     return functools.update_wrapper(call, function)

@@ -61,6 +61,11 @@ def test_register_udf_with_imports_and_with_a_signature(spark, setup):
                      "ORDER BY id").collect()
     np.testing.assert_allclose([r.shifted for r in rows], expected, rtol=1e-5, atol=1e-6)
     assert [r.twice for r in rows] == [r.zeta * 2 for r in rows]
+    from pyspark.errors import PythonException
+
+    with pytest.raises(PythonException, match=r"SchemaError: UDF b_twice takes 1 argument\(s\), the model inputs in "
+                                              r"declared order \[\"'zeta' float32\[\]\"\], but got 2"):
+        spark.sql("SELECT b_twice(zeta, zeta) FROM b_loading").collect()  # SQL calls: counted in the task
 
 
 def test_score_files_with_a_signature(spark, setup, tmp_path):
