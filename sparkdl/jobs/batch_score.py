@@ -14,6 +14,7 @@ from sparkdl import _cli, fs
 from sparkdl.config import ON_ERROR, parse_mapping
 from sparkdl.errors import ConfigError, StorageError, reading_model
 from sparkdl.images import image
+from sparkdl.runtime.jobinfo import described
 from sparkdl.runtime.load_options import load_options
 from sparkdl.runtime.models import resolve_model
 
@@ -86,12 +87,14 @@ def _score(args) -> dict:
         df = df.repartition(args.partitions)
     scored = sparkdl.predict(df, args.model, **options)
     started = time.perf_counter()
-    with _cli.staged_output(spark, args.output) as staging:
+    with _cli.staged_output(spark, args.output) as staging, \
+            described(spark, f"sparkdl batch_score: scoring into {args.output}"):
         scored.write.format(args.output_format).save(staging)
     seconds = time.perf_counter() - started
     written = spark.read.format(args.output_format).load(args.output)
-    rows = written.count()
-    bad_rows = written.filter("error IS NOT NULL").count() if args.on_error == "null" else 0
+    with described(spark, f"sparkdl batch_score: counting {args.output}"):
+        rows = written.count()
+        bad_rows = written.filter("error IS NOT NULL").count() if args.on_error == "null" else 0
     return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1),
             "bad_rows": bad_rows, "output": args.output, "model_loads": sparkdl.model_loads(spark), "engine": "spark"}
 

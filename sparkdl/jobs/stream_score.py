@@ -6,7 +6,8 @@ Scores a Kafka topic, or every topic whose whole name matches --input-topic-patt
 directory that Parquet/JSON files land in) as it arrives. Runs until stopped: SIGTERM (or Ctrl-C)
 stops the query after the current micro-batch. With --available-now it drains what is there and
 exits. Logs per micro-batch: rows, dead letters, duration, rows/s, end-to-end latency p50/p99
-(now - Kafka timestamp). Prints a JSON summary at the end. A checkpoint belongs to one source and
+(now - Kafka timestamp). Prints a JSON summary at the end (with model_version for an MLflow
+--model: the version a models:/name@alias resolved to when the query started). A checkpoint belongs to one source and
 one model: another --input-topic/--input-topic-pattern/--input-path is refused (exit 2), and so is
 another --model unless --allow-model-change.
 """
@@ -113,8 +114,12 @@ def main(argv=None) -> dict:
         raise RuntimeError(f"the streaming query failed: {query.exception()}")
     rows = sum(p["numInputRows"] for p in query.recentProgress)
     source = query.lastProgress["sources"][0]["description"] if query.lastProgress else None
-    return {"batches": len(query.recentProgress), "input_rows_recent": rows, "source": source,
-            "seconds": round(time.time() - started, 3), "stopped_by_signal": bool(stopping)}
+    summary = {"batches": len(query.recentProgress), "input_rows_recent": rows, "source": source,
+               "seconds": round(time.time() - started, 3), "stopped_by_signal": bool(stopping)}
+    from sparkdl.runtime.mlflow_models import version_of
+
+    version = version_of(args.model)  # models:/name@alias -> the version the query started with
+    return {**summary, "model_version": version} if version else summary
 
 
 console_main = _cli.console_entry(main)  # the console script; also a Databricks Python wheel task's entry point

@@ -2,9 +2,10 @@
    --input PATH --features COLS --label COL --output URI [options]
 
 Trains a Keras model with sparkdl.train, writes it to --output (.keras) with <name>.history.json
-beside it, and prints a one-line JSON summary. Logs one line per epoch (loss, metrics, samples/s,
-ETA). With --checkpoint-dir, rerunning the same command after a failure resumes from the last
-checkpoint; a rerun with other settings (--batch-size, --mode, another model, ...) fails with
+beside it, and prints a one-line JSON summary (with model_version when --model is an MLflow URI).
+Logs one line per epoch (loss, metrics, samples/s, ETA). With --checkpoint-dir, rerunning the same
+command after a failure resumes from the last checkpoint; a rerun with other settings
+(--batch-size, --mode, another model, ...) fails with
 ConfigError naming them, unless --resume force. Bad input: `ErrorType: message`, exit code 2, found
 before any Spark job: a bad --optimizer (name or JSON), an unwritable --checkpoint-dir or --output
 directory, a damaged --model file (ModelFormatError).
@@ -137,8 +138,12 @@ def main(argv=None) -> dict:
                            register_as=args.register_as, imports=args.imports)
     output = result.save(args.output, spark)
     last = result.history[-1] if result.history else {}
+    from sparkdl.runtime.mlflow_models import version_of
+
+    version = version_of(args.model)  # models:/name@alias -> the version training started from
     return {"output": output, "epochs": len(result.history), "seconds": round(time.perf_counter() - started, 3),
             "final": {k: v for k, v in last.items() if isinstance(v, (int, float))},
+            **({"model_version": version} if version else {}),
             **({"mlflow_run_id": result.mlflow_run_id, "model_uri": result.mlflow_model_uri}
                if result.mlflow_run_id else {})}
 

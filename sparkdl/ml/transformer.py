@@ -1,8 +1,6 @@
 """`TFTransformer`: `sparkdl.predict` as a Spark ML Pipeline stage that saves and loads with its model."""
 from __future__ import annotations
 
-import os
-
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.param import Param, Params, TypeConverters
@@ -11,7 +9,7 @@ from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from ..config import PredictConfig
 from ..errors import ConfigError
 from .params import apply, converted, mapping_json, mapping_param, read_mapping
-from .persistence import ModelCopyReader, ModelCopyWriter
+from .persistence import ModelCopyReader, ModelCopyWriter, model_path
 
 
 class TFTransformer(Transformer, MLWritable, MLReadable):
@@ -19,6 +17,11 @@ class TFTransformer(Transformer, MLWritable, MLReadable):
 
     TFTransformer(model="hdfs:///models/m.keras", inputs={"x": "features"}, outputs=None, batchSize=None,
                   imports=None, signature=None)
+
+    model: a SavedModel directory or .keras file (any Hadoop URI), an MLflow model URI
+    (`models:/name@alias`, ...: resolved when the stage runs, and again when it is saved, which
+    copies that version into the saved stage), or a keras.Model object, saved on the driver to a
+    temporary .keras file whose path the param holds (later changes to the object are not seen).
 
     imports (modules to import before loading, e.g. custom Keras layers) and signature (the
     SavedModel signature key) are the loading options of `sparkdl.predict` and are saved with the
@@ -50,7 +53,7 @@ class TFTransformer(Transformer, MLWritable, MLReadable):
         """Set the given params only; mappings and batchSize are checked now, the model when the stage runs."""
         values = dict(self._input_kwargs)
         if values.get("model") is not None:
-            values["model"] = os.fspath(values["model"])
+            values["model"] = model_path(values["model"], "TFTransformer")
         for name in ("inputs", "outputs"):
             if values.get(name) is not None:
                 values[name] = mapping_json(values[name], name)

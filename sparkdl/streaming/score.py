@@ -8,6 +8,9 @@ observed.py), and only a batch that holds unscorable rows
 reads its offsets a second time to write them to the dead-letter output. The Kafka offsets live in the
 query's checkpoint, so a restarted query continues with the first uncommitted batch; the checkpoint
 also names its source and model (`state.claim_checkpoint`), so it cannot be reused for another.
+A micro-batch's jobs carry the description `sparkdl score_stream: batch <id>`. The model is
+resolved once, when the query starts: an MLflow `models:/name@alias` keeps the version it named
+then (restart the query to pick up a new one).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from pyspark.sql import types as T
 from ..config import PredictConfig, positive_int
 from ..errors import ConfigError, reading_model
 from ..inference.executor import ScoringPlan, score_batches
+from ..runtime.jobinfo import described
 from ..runtime.load_options import load_options
 from ..runtime.models import resolve_model
 from ..runtime.schema import bind_inputs, bind_outputs, map_in_arrow
@@ -103,14 +107,15 @@ def _process(plan: ScoringPlan, schema: T.StructType, sink, dead_letter, has_tim
     def process(batch_df, batch_id: int) -> None:
         started = time.time()
         write = write_observed if is_connect(batch_df.sparkSession) else counted
-        rows, dead, percentiles = write(batch_df, batch_id, plan, schema, sink, has_timestamps)
-        if dead:  # rare: read the batch's rows again (same offsets) for the unscorable ones
-            bad = batch_df.filter(F.col(ERROR).isNotNull()).withColumnRenamed(ERROR, "error")
-            if dead_letter is not None:
-                dead_letter.write(bad, batch_id)
-            else:
-                log.warning("batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
-                            batch_id, dead, bad.select("error").first()[0])
+        with described(batch_df.sparkSession, f"sparkdl score_stream: batch {batch_id}"):  # Spark's put back after
+            rows, dead, percentiles = write(batch_df, batch_id, plan, schema, sink, has_timestamps)
+            if dead:  # rare: read the batch's rows again (same offsets) for the unscorable ones
+                bad = batch_df.filter(F.col(ERROR).isNotNull()).withColumnRenamed(ERROR, "error")
+                if dead_letter is not None:
+                    dead_letter.write(bad, batch_id)
+                else:
+                    log.warning("batch %d dropped %d unscorable rows (no dead_letter set), first: %s",
+                                batch_id, dead, bad.select("error").first()[0])
         if rows == 0:
             return
         finished = time.time()

@@ -4,6 +4,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -78,3 +79,82 @@ def test_without_mlflow_an_mlflow_uri_is_a_config_error_naming_the_extra():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
                           env=dict(os.environ, PYTHONPATH=os.getcwd()))
     assert "pip install 'sparkdl-tf[mlflow]'" in done.stdout, done.stderr[-2000:]
+
+
+# The registered model through the other entry points: TFTransformer, register_udf, the stream and train jobs.
+
+def _points(spark, x):
+    return spark.createDataFrame([(i, x[i].tolist()) for i in range(len(x))], "id long, features array<float>")
+
+
+def test_transformer_by_alias_transforms_saves_and_loads_a_copy_of_that_version(spark, registered, rng, tmp_path):
+    model, _, _ = registered
+    x = rng.normal(size=(30, 8)).astype(np.float32)
+    df, expected = _points(spark, x), model(x).numpy()
+    stage = sparkdl.TFTransformer(model="models:/sparkdl-mlp@champion")
+    scored = np.array([r.prediction for r in stage.transform(df).orderBy("id").collect()])
+    np.testing.assert_allclose(scored, expected, rtol=1e-5, atol=1e-6)
+    stage.write().save(str(tmp_path / "stage"))
+    loaded = sparkdl.TFTransformer.load(str(tmp_path / "stage"))
+    assert loaded.getModel().removeprefix("file:").startswith(str(tmp_path / "stage" / "model"))
+    again = np.array([r.prediction for r in loaded.transform(df).orderBy("id").collect()])
+    np.testing.assert_allclose(again, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_sql_function_by_runs_uri_scores_like_keras(spark, registered, rng):
+    model, run_id, _ = registered
+    x = rng.normal(size=(12, 8)).astype(np.float32)
+    _points(spark, x).createOrReplaceTempView("mlflow_points")
+    sparkdl.register_udf(spark, "mlflow_mlp", f"runs:/{run_id}/model")
+    rows = spark.sql("SELECT id, mlflow_mlp(features) AS p FROM mlflow_points ORDER BY id").collect()
+    np.testing.assert_allclose(np.array([r.p for r in rows]), model(x).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def _jobs(sc) -> dict:
+    """{job id: description or None} of every job the driver's status store holds."""
+    jobs = sc._jsc.sc().statusStore().jobsList(None)
+    found = [jobs.apply(i) for i in range(jobs.size())]
+    return {j.jobId(): j.description().get() if j.description().isDefined() else None for j in found}
+
+
+def test_stream_job_by_alias_reports_the_version_and_describes_its_batches(spark, registered, tmp_path):
+    from sparkdl.jobs import stream_score
+
+    model, _, info = registered
+    table = examples.features_table(24, (8,), seed=6, column="x")
+    examples.write_parquet(table, tmp_path / "in", files=2)
+    sc = spark.sparkContext
+    before = max(_jobs(sc), default=-1)
+    summary = stream_score.main(["--model", "models:/sparkdl-mlp@champion", "--input-path", str(tmp_path / "in"),
+                                 "--inputs", "features=x", "--output-path", str(tmp_path / "out"), "--checkpoint",
+                                 str(tmp_path / "ckpt"), "--available-now"])
+    assert summary["model_version"] == f"sparkdl-mlp/{info.registered_model_version}"
+    scored = pq.read_table(tmp_path / "out").sort_by("id")
+    expected = model(np.stack(table.column("x").to_numpy(zero_copy_only=False))).numpy()
+    np.testing.assert_allclose(np.stack(scored.column("prediction").to_numpy(zero_copy_only=False)), expected,
+                               rtol=1e-5, atol=1e-6)
+    assert "sparkdl score_stream: batch 0" in [d for job, d in _jobs(sc).items() if job > before]
+
+
+def test_train_job_from_an_alias_trains_like_keras_and_reports_the_version(spark, registered, tmp_path):
+    import keras
+
+    from sparkdl.jobs import train as train_job
+
+    model, _, info = registered
+    x = np.random.default_rng(8).normal(size=(64, 8)).astype(np.float32)
+    y = np.argmax(x[:, :3], axis=1)
+    table = pa.table({"x": pa.array(x.tolist(), pa.list_(pa.float32())), "label": y})
+    pq.write_table(table, tmp_path / "train.parquet")  # one file: Spark reads it in numpy order
+    summary = train_job.main(["--model", "models:/sparkdl-mlp@champion", "--input", str(tmp_path / "train.parquet"),
+                              "--features", "x", "--label", "label", "--loss", "sparse_categorical_crossentropy",
+                              "--optimizer", "sgd", "--learning-rate", "0.1", "--batch-size", "32",
+                              "--output", str(tmp_path / "trained.keras")])
+    assert summary["model_version"] == f"sparkdl-mlp/{info.registered_model_version}"
+    reference = keras.models.clone_model(model)
+    reference.set_weights(model.get_weights())
+    reference.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    reference.fit(x, y, batch_size=32, epochs=1, shuffle=False, verbose=0)
+    trained = keras.models.load_model(tmp_path / "trained.keras", compile=False)
+    for ours, theirs in zip(trained.get_weights(), reference.get_weights()):
+        np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
