@@ -34,11 +34,14 @@ def test_pipeline_with_transformer_saves_and_loads_self_contained(spark, tmp_pat
     np.testing.assert_allclose(np.array([r["proba"] for r in rows]), model(x).numpy(), rtol=1e-5, atol=1e-6)
 
 
-def test_transformer_with_measured_batch_size_saves_and_loads(spark, tmp_path, mlp, rng):
-    model, keras_path, _ = mlp
+def test_transformer_of_a_keras_model_object_with_measured_batch_size_saves_and_loads(spark, tmp_path, mlp, rng):
+    model, _, _ = mlp
     x = rng.normal(size=(40, 8)).astype(np.float32)
     df = spark.createDataFrame([(i, x[i].tolist()) for i in range(40)], "id long, features array<float>")
-    sparkdl.TFTransformer(model=keras_path).write().overwrite().save(str(tmp_path / "stage"))
+    given = sparkdl.TFTransformer(model=model)  # saved now to a temporary .keras file on the driver
+    assert given.getModel().endswith(".keras") and os.path.isfile(given.getModel())
+    given.write().overwrite().save(str(tmp_path / "stage"))
+    os.remove(given.getModel())  # the saved stage holds its own copy
     stage = sparkdl.TFTransformer.load(str(tmp_path / "stage"))
     assert stage.getOrDefault("batchSize") is None  # unset: each worker measures its call size
     rows = stage.transform(df).orderBy("id").collect()
