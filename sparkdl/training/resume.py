@@ -129,5 +129,6 @@ def load_checked(uri: str, settings: dict, resume, spark) -> ckpt.Checkpoint:
     elif changed:
         raise ConfigError(f"cannot resume from {uri}: this run's settings differ from the checkpoint's: "
                           f"{'; '.join(changed)}. Rerun with the checkpoint's settings, point checkpoint_dir at "
-                          f"a new directory to start over, or pass resume='force' to resume anyway")
+                          f"a new directory to start over, or pass resume='force' (jobs/train.py: --resume force) to "
+                          f"resume anyway")
     return checkpoint

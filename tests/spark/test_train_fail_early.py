@@ -178,5 +178,5 @@ def test_job_resuming_another_models_checkpoint_fails_with_one_line_and_exit_2(s
     assert [line for line in err if "Error" in line] == [err[-1]], err
     assert err[-1].startswith(f"ConfigError: cannot resume from {checkpoints}/ckpt-000000004: this run's settings "
                               f"differ from the checkpoint's: model: checkpoint '{old}', now '{new}'"), err
-    assert "resume='force'" in err[-1] and "Traceback" not in "\n".join(err)
+    assert "resume='force'" in err[-1] and "--resume force" in err[-1] and "Traceback" not in "\n".join(err)
     assert not (root / "second.keras").exists() and os.listdir(checkpoints) == ["ckpt-000000004"]
