@@ -55,7 +55,7 @@ def run_round(sc, data: TrainingData, spec: RoundSpec) -> RoundResult:
 
 
 def evaluate(df, columns, spec: RoundSpec) -> RoundResult:
-    """Loss and metric sums over every row of `df` (validation), nothing stored. Column names are
+    """The loss sum and the metrics' summed state over every row of `df` (validation), nothing stored. Column names are
     taken literally (dots, spaces): they are quoted, and travel to the executor under aliases."""
     selected = df.select(*[column(name) for name in columns])
     return _collect(map_in_arrow(selected, evaluate_function(spec), RESULT_SCHEMA), spec)
