@@ -82,7 +82,8 @@ def _score(args) -> dict:
     if args.input_format == "images":
         df, options = _image_table(spark, args, options)
     else:
-        df = _cli.read_table(spark, args.input, args.input_format)
+        with described(spark, f"sparkdl batch_score: reading {args.input}"):
+            df = _cli.read_table(spark, args.input, args.input_format)
     if args.partitions:
         df = df.repartition(args.partitions)
     scored = sparkdl.predict(df, args.model, **options)
@@ -91,8 +92,8 @@ def _score(args) -> dict:
             described(spark, f"sparkdl batch_score: scoring into {args.output}"):
         scored.write.format(args.output_format).save(staging)
     seconds = time.perf_counter() - started
-    written = spark.read.format(args.output_format).load(args.output)
     with described(spark, f"sparkdl batch_score: counting {args.output}"):
+        written = spark.read.format(args.output_format).load(args.output)
         rows = written.count()
         bad_rows = written.filter("error IS NOT NULL").count() if args.on_error == "null" else 0
     return {"rows": rows, "seconds": round(seconds, 3), "rows_per_second": round(rows / seconds, 1),

@@ -18,6 +18,7 @@ import time
 
 from sparkdl import _cli, fs
 from sparkdl.errors import ConfigError, StorageError
+from sparkdl.runtime.jobinfo import described
 
 RESUME = {"true": True, "false": False, "force": "force"}  # --resume -> train(resume=...)
 
@@ -126,8 +127,9 @@ def main(argv=None) -> dict:
 
     _claim_output(spark, args)
     model = load_model_fn(args.model_fn) if args.model_fn else args.model
-    df = _cli.read_table(spark, args.input, args.input_format)
-    validation = _cli.read_table(spark, args.validation, args.input_format) if args.validation else None
+    with described(spark, f"sparkdl train: reading {args.input}"):
+        df = _cli.read_table(spark, args.input, args.input_format)
+        validation = _cli.read_table(spark, args.validation, args.input_format) if args.validation else None
     started = time.perf_counter()
     result = sparkdl.train(df, model, features=args.features, label=args.label, loss=args.loss,
                            optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size, mode=args.mode,

@@ -146,11 +146,14 @@ def test_train_job_from_an_alias_trains_like_keras_and_reports_the_version(spark
     y = np.argmax(x[:, :3], axis=1)
     table = pa.table({"x": pa.array(x.tolist(), pa.list_(pa.float32())), "label": y})
     pq.write_table(table, tmp_path / "train.parquet")  # one file: Spark reads it in numpy order
+    before = max(_jobs(spark.sparkContext), default=-1)
     summary = train_job.main(["--model", "models:/sparkdl-mlp@champion", "--input", str(tmp_path / "train.parquet"),
                               "--features", "x", "--label", "label", "--loss", "sparse_categorical_crossentropy",
                               "--optimizer", "sgd", "--learning-rate", "0.1", "--batch-size", "32",
                               "--output", str(tmp_path / "trained.keras")])
     assert summary["model_version"] == f"sparkdl-mlp/{info.registered_model_version}"
+    described = [d for job, d in _jobs(spark.sparkContext).items() if job > before]
+    assert described and all(d and d.startswith("sparkdl train: ") for d in described), described
     reference = keras.models.clone_model(model)
     reference.set_weights(model.get_weights())
     reference.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
