@@ -121,20 +121,21 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
 
 def _lay_out(df, config: TrainConfig, shuffle: bool, seed: int, group: str):
     """Driver: the training rows laid out and cached (the first jobs of the run's group); a cancel
-    meanwhile is a TrainingCancelledError, as in the rounds (nothing was trained or saved yet)."""
+    meanwhile is a TrainingCancelledError, as in the rounds (no round ran, no checkpoint changed)."""
+    cancelled = TrainingCancelledError(f"training cancelled (Spark job group {group!r}) while laying out the rows, "
+                                       f"before any round; no checkpoint was written or changed")
     try:
         with described(df.sparkSession, "sparkdl train: laying out the rows"):
             data = prepare(df, config.columns, config.partitions, shuffle, seed)
     except Exception as error:
         if progress.is_cancellation(error, group):
-            raise TrainingCancelledError(f"training cancelled (Spark job group {group!r}) while laying out the "
-                                         f"rows; nothing was trained or saved") from None
+            raise cancelled from None
         raise
     try:
-        progress.check_not_cancelled(group)
+        progress.check_not_cancelled(group)  # cancel_training between two layout jobs
     except TrainingCancelledError:
         data.release()
-        raise
+        raise cancelled from None
     return data
 
 

@@ -4,6 +4,8 @@ import logging
 import sys
 from types import SimpleNamespace
 
+import pytest
+
 from sparkdl.training import progress
 
 
@@ -60,3 +62,35 @@ def test_interactive_means_a_notebook_kernel_or_a_terminal(monkeypatch):
     assert progress.interactive() is False
     monkeypatch.setitem(sys.modules, "ipykernel", SimpleNamespace())
     assert progress.interactive() is True
+
+
+class _Session:
+    def __init__(self):
+        self.sparkContext = _Context()
+        self.sparkContext.getLocalProperty = lambda key: None
+        self.sparkContext.setLocalProperty = lambda key, value: None
+        self.sparkContext.cancelJobGroup = lambda group: None
+
+
+def test_a_cancel_while_the_rows_are_laid_out_is_training_cancelled(monkeypatch):
+    from sparkdl import TrainingCancelledError, cancel_training
+    from sparkdl.training import train
+
+    df = SimpleNamespace(sparkSession=_Session())
+    released = []
+    laid_out = SimpleNamespace(release=lambda: released.append(True))
+
+    def cancelled_between_jobs(*args):
+        cancel_training(df.sparkSession, "g1")
+        return laid_out
+
+    def cancelled_in_a_job(*args):
+        raise RuntimeError("Job 7 cancelled part of cancelled job group g2")
+
+    config = SimpleNamespace(columns=["x", "y"], partitions=2)
+    for group, prepare in (("g1", cancelled_between_jobs), ("g2", cancelled_in_a_job)):
+        monkeypatch.setattr(train, "prepare", prepare)
+        with pytest.raises(TrainingCancelledError, match=rf"job group '{group}'\) while laying out the rows"):
+            train._lay_out(df, config, False, 0, group)
+    assert released == [True]  # the rows laid out before the cancel are uncached
+    assert df.sparkSession.sparkContext.descriptions == ["sparkdl train: laying out the rows"] * 2
