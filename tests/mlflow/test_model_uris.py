@@ -161,3 +161,45 @@ def test_train_job_from_an_alias_trains_like_keras_and_reports_the_version(spark
     trained = keras.models.load_model(tmp_path / "trained.keras", compile=False)
     for ours, theirs in zip(trained.get_weights(), reference.get_weights()):
         np.testing.assert_allclose(ours, theirs, rtol=2e-4, atol=2e-5)
+
+
+def _land(table, directory, name):
+    """Write a Parquet file into a watched directory whole (written aside, then renamed in)."""
+    directory.mkdir(exist_ok=True)
+    pq.write_table(table, directory.parent / f".{name}")
+    os.rename(directory.parent / f".{name}", directory / name)
+
+
+def test_a_running_stream_keeps_the_version_its_alias_named_when_it_started(spark, mlflow_server, tmp_path):
+    import time
+
+    import mlflow
+
+    first, second = models.mlp(8, 3, seed=21), models.mlp(8, 3, seed=22)
+    mlflow.set_experiment("sparkdl-uris")
+    with mlflow.start_run():
+        v1 = mlflow.tensorflow.log_model(first, name="m1", registered_model_name="sparkdl-stream-mlp")
+        v2 = mlflow.tensorflow.log_model(second, name="m2", registered_model_name="sparkdl-stream-mlp")
+    client = mlflow.MlflowClient()
+    client.set_registered_model_alias("sparkdl-stream-mlp", "live", v1.registered_model_version)
+    table = examples.features_table(20, (8,), seed=9)
+    _land(table.slice(0, 10), tmp_path / "in", "a.parquet")
+    query = sparkdl.score_stream(spark, "models:/sparkdl-stream-mlp@live", source=sparkdl.FileSource(
+        str(tmp_path / "in")), sink=sparkdl.ParquetSink(str(tmp_path / "out")),
+        checkpoint_location=str(tmp_path / "ckpt"), trigger="200 milliseconds")
+    try:
+        deadline = time.time() + 120
+        rows = lambda: sum(p["numInputRows"] for p in query.recentProgress)  # noqa: E731
+        while rows() < 10 and time.time() < deadline:
+            time.sleep(0.2)
+        client.set_registered_model_alias("sparkdl-stream-mlp", "live", v2.registered_model_version)
+        _land(table.slice(10), tmp_path / "in", "b.parquet")
+        while rows() < 20 and time.time() < deadline:
+            time.sleep(0.2)
+    finally:
+        query.stop()
+    assert query.exception() is None and rows() == 20
+    scored = pq.read_table(tmp_path / "out").sort_by("id")
+    x = np.stack(table.column("features").to_numpy(zero_copy_only=False))
+    np.testing.assert_allclose(np.stack(scored.column("prediction").to_numpy(zero_copy_only=False)),
+                               first(x).numpy(), rtol=1e-5, atol=1e-6)  # both batches: version 1
