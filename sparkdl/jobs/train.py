@@ -37,7 +37,8 @@ def parse_args(argv=None):
     parser.add_argument("--loss", default="mse", help="Keras loss name (default mse)")
     parser.add_argument("--optimizer", default="sgd", help="Keras optimizer name or JSON config")
     parser.add_argument("--learning-rate", type=float, help="learning rate for a named optimizer")
-    parser.add_argument("--metrics", default="", help="comma separated: accuracy, mae, mse")
+    parser.add_argument("--metrics", default="",
+                        help="comma separated Keras metric names: accuracy, auc, precision, recall, mae, ...")
     parser.add_argument("--epochs", type=_cli.positive, default=1)
     parser.add_argument("--batch-size", type=_cli.positive, default=256, help="global batch size")
     parser.add_argument("--mode", default="sync", choices=("sync", "average"))

@@ -143,17 +143,19 @@ def _check_arguments(source, sink, dead_letter, checkpoint_location, max_records
 
 
 def _triggered(writer, trigger: str, available_now: bool, drain_to):
-    """`writer` with its trigger set; ConfigError when Spark cannot read `trigger` as an interval."""
-    if drain_to is not None:
-        return writer.trigger(processingTime="0 seconds")  # stopped by _stop_when_drained
-    if available_now:
-        return writer.trigger(availableNow=True)
+    """`writer` with its trigger set; ConfigError when Spark cannot read `trigger` as an interval
+    (checked even when available_now or a drain replaces it, so a typo never passes silently)."""
     try:
-        return writer.trigger(processingTime=trigger)
+        writer = writer.trigger(processingTime=trigger)
     except Exception as error:  # pyspark raises its own error types for a bad interval
         reason = " ".join(str(error).split())[:200]
         raise ConfigError(f"trigger {trigger!r} is not an interval Spark understands ({reason}); write it like "
                           f"'2 seconds' or '500 milliseconds'") from None
+    if drain_to is not None:
+        return writer.trigger(processingTime="0 seconds")  # stopped by _stop_when_drained
+    if available_now:
+        return writer.trigger(availableNow=True)
+    return writer
 
 
 def score_stream(spark, model, *, source, sink, checkpoint_location: str, inputs=None, outputs=None,

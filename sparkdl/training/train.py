@@ -59,7 +59,8 @@ def train(df, model, *, features, label, loss, optimizer="sgd", epochs: int = 1,
     columns (one per model input, in order); label: a column. loss: a Keras loss name
     ("mse", "sparse_categorical_crossentropy", ...). optimizer: a Keras optimizer, name or config.
     batch_size: the global batch (rows per optimizer step across all partitions). mode: "sync"
-    or "average" (with `local_steps` steps per round). metrics: Keras metric names.
+    or "average" (with `local_steps` steps per round). metrics: as compile takes them (Keras
+    metric names, keras.metrics.Metric objects, functions fn(y_true, y_pred)).
     checkpoint_dir: any Hadoop path; checkpoint_every: also checkpoint every N rounds (0: epoch
     ends only). resume: None (default) continues from the newest checkpoint when one exists,
     True requires one, False starts over; resuming checks that mode, batch_size, shuffle/seed,

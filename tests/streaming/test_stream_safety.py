@@ -76,8 +76,8 @@ def test_stream_job_bad_trigger_or_schema_exits_2_with_one_line(spark, stream_se
 
     root, mlp, _, _ = stream_setup
     argv = ["--model", mlp[1], "--input-path", root / "a", "--input-format", "json", "--output-path",
-            tmp_path / "out", "--checkpoint", tmp_path / "ckpt", "--schema", SCHEMA, flag, value]
-    argv += ["--available-now"] if flag == "--schema" else []  # --available-now has no trigger interval
+            tmp_path / "out", "--checkpoint", tmp_path / "ckpt", "--schema", SCHEMA, flag, value,
+            "--available-now"]  # replaces the trigger interval, which is still checked
     code = _cli.run(stream_score.main, [str(arg) for arg in argv])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == _cli.EXIT_BAD_INPUT and [line for line in err if "Error" in line] == [err[-1]], err
