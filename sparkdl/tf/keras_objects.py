@@ -190,6 +190,12 @@ class _ByConfig:
         return _from_config, (type(self.value), self.value.get_config())
 
 
+def _lost_settings(value, rebuilt) -> list:
+    """The plain attributes of `value` that `rebuilt` (from its config) does not have the same."""
+    mine, theirs = _plain_state(value), _plain_state(rebuilt)
+    return sorted(name for name in mine if theirs.get(name) != mine[name])
+
+
 def _portable(value, serialize, deserialize, dumps, what: str):
     """Driver: a Keras object as its config dict when Keras rebuilds the same object from it; a
     function, or an object Keras cannot rebuild, as `Pickled` bytes (a metric by class and config,
@@ -201,13 +207,18 @@ def _portable(value, serialize, deserialize, dumps, what: str):
     wrap = (_ByConfig if isinstance(value, keras.metrics.Metric) else _ByState) if is_object else None
     try:
         payload = dumps(wrap(value) if wrap else value)
-        pickle.loads(payload)
-        return Pickled(object_name(value), payload)
+        loaded = pickle.loads(payload)
     except Exception as error:  # noqa: BLE001 - pickling errors have many types
         raise ConfigError(f"{what} {value!r} cannot be sent to executors: Keras cannot rebuild it from its config "
                           f"and it does not pickle ({type(error).__name__}: {error}); register its class with "
                           f"@keras.saving.register_keras_serializable() and give it a complete get_config(), "
                           f"or pass a plain function") from None
+    lost = _lost_settings(value, loaded) if wrap is _ByConfig else []
+    if lost:
+        raise ConfigError(f"{what} {value!r} comes back from its get_config() with other settings ({', '.join(lost)}), "
+                          f"so executors would compute another metric; add those __init__ arguments to its "
+                          f"get_config()")
+    return Pickled(object_name(value), payload)
 
 
 def loss_spec(value, dumps=pickle.dumps):

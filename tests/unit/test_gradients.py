@@ -233,6 +233,25 @@ def test_a_subclass_that_changes_only_result_gives_its_result_over_two_shards():
     assert value == pytest.approx(1.0 - hits, abs=1e-6)
 
 
+class _StrictErrorRate(keras.metrics.BinaryAccuracy):
+    """Changes only result(), but its own setting is missing from get_config()."""
+
+    def __init__(self, margin=0.25, **kwargs):
+        super().__init__(**kwargs)
+        self.margin = margin
+
+    def result(self):
+        return 1.0 - super().result() + self.margin
+
+
+def test_a_subclass_whose_config_drops_a_setting_is_refused_naming_it():
+    from pyspark import cloudpickle
+
+    keras_objects.metric_spec(_StrictErrorRate(margin=0.25), cloudpickle.dumps)  # the default comes back: fine
+    with pytest.raises(ConfigError, match=r"other settings \(margin\).*get_config"):
+        keras_objects.metric_spec(_StrictErrorRate(margin=0.5), cloudpickle.dumps)
+
+
 @pytest.mark.parametrize("name", keras_objects.METRIC_EXAMPLES)
 def test_every_advertised_metric_is_accepted(name):
     assert keras_objects.metric_spec(name) == name
