@@ -84,7 +84,7 @@ def _check_apart(spark, input, output) -> None:
     """Before anything touches the output (driver): the output must not be the input, lie in it (its
     files would be read) nor hold it, however either is spelled ('..', trailing '/', file: or a
     plain path, a symlink)."""
-    written, read = _location(output, spark), _location(input, spark)
+    written, read = _location(output, spark).rstrip("/"), _location(input, spark).rstrip("/")
     if written == read or written.startswith(read + "/") or read.startswith(written + "/"):
         raise ConfigError(f"output {str(output)!r} and input {str(input)!r} are the same directory or one holds the "
                           f"other ({written} vs {read}); write the output to a path outside the input")

@@ -9,11 +9,8 @@ seen; set it again to take them.
 """
 from __future__ import annotations
 
-import atexit
 import json
-import os
-import shutil
-import tempfile
+import pathlib
 
 from pyspark import keyword_only
 from pyspark.ml import Estimator
@@ -22,32 +19,11 @@ from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 from ..errors import ConfigError
 from .estimator_params import DEFAULTS, REQUIRED, RESUME_VALUES, KerasEstimatorParams
 from .params import apply, converted, mapping_json, merged
-from .persistence import ModelCopyReader, ModelCopyWriter
+from .persistence import ModelCopyReader, ModelCopyWriter, model_path, temporary_dir
 from .transformer import TFTransformer
 
 # TrainConfig names settings as train() does; the messages here name the Spark ML params
 _CAMEL = {"batch_size": "batchSize", "local_steps": "localSteps", "checkpoint_every": "checkpointEvery"}
-
-
-def _model_path(value):
-    """A path or URI as given; a keras.Model saved to a local temporary .keras file, as its path."""
-    if value is None or isinstance(value, (str, os.PathLike)):
-        return None if value is None else os.fspath(value)
-    from ..tf.keras_objects import is_model
-
-    if not is_model(value):
-        raise ConfigError(f"KerasEstimator: model must be a keras.Model or the path of a .keras file, "
-                          f"got {type(value).__name__}")
-    path = os.path.join(_temporary_dir("sparkdl-estimator-"), f"{value.name}.keras")
-    value.save(path)
-    return path
-
-
-def _temporary_dir(prefix: str) -> str:
-    """A local temporary directory deleted when this (driver) process exits."""
-    directory = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, directory, True)
-    return directory
 
 
 def _optimizer_json(value):
@@ -76,7 +52,7 @@ def _normalized(values: dict) -> dict:
         if isinstance(values.get(name), (list, tuple)):
             values[name] = ",".join(str(v) for v in values[name])
     if "model" in values:
-        values["model"] = _model_path(values["model"])
+        values["model"] = model_path(values["model"], "KerasEstimator")
     if "optimizer" in values:
         values["optimizer"] = _optimizer_json(values["optimizer"])
     if isinstance(values.get("resume"), (bool, str)):
@@ -171,7 +147,7 @@ class KerasEstimator(Estimator, KerasEstimatorParams, MLWritable, MLReadable):
         if fraction:
             training_df, validation_df = dataset.randomSplit([1.0 - fraction, fraction], seed=self.getSeed())
         result = train(training_df, self.getModel(), validation_df=validation_df, **self._train_kwargs())
-        target = self.getOutputPath() or os.path.join(_temporary_dir("sparkdl-fit-"), "model.keras")
+        target = self.getOutputPath() or pathlib.Path(temporary_dir("sparkdl-fit-"), "model.keras").as_uri()
         uri = result.save(target, dataset.sparkSession)
         return TFTransformer(model=uri, outputs=self.getOutputs(), imports=self.getImports() or None)
 

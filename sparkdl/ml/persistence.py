@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import pathlib
 import shutil
 import tempfile
 
@@ -31,7 +32,7 @@ def temporary_dir(prefix: str) -> str:
 
 
 def model_path(value, owner: str):
-    """Driver: a path or URI as given; a keras.Model saved to a local temporary .keras file, as its path."""
+    """Driver: a path or URI as given; a keras.Model saved to a local temporary .keras file, as its file: URI."""
     if value is None or isinstance(value, (str, os.PathLike)):
         return None if value is None else os.fspath(value)
     from ..tf.keras_objects import is_model
@@ -39,9 +40,10 @@ def model_path(value, owner: str):
     if not is_model(value):
         raise ConfigError(f"{owner}: model must be a keras.Model or the path or URI of a model, "
                           f"got {type(value).__name__}")
-    path = os.path.join(temporary_dir(f"sparkdl-{owner.lower()}-"), f"{value.name}.keras")
-    value.save(path)
-    return path
+    from ..tf.model_io import save_for_shipping
+
+    path = save_for_shipping(value, temporary_dir(f"sparkdl-{owner.lower()}-"))
+    return pathlib.Path(path).as_uri()  # file://: a plain path would mean the cluster's fs.defaultFS (HDFS, say)
 
 
 def local_model(uri: str, spark) -> str:

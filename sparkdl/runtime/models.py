@@ -137,12 +137,14 @@ def _session_key(spark) -> str:
 
 
 def _saved_keras_object(model) -> str:
-    """Save an in-memory keras.Model to a temporary `.keras` file (driver); return its path."""
+    """Save an in-memory keras.Model to a temporary `.keras` file (driver); return its file: URI (a
+    plain path would mean the cluster's fs.defaultFS)."""
+    import pathlib
     import tempfile
 
     from ..tf.model_io import save_for_shipping
 
-    return save_for_shipping(model, tempfile.mkdtemp(prefix="sparkdl-model-"))
+    return pathlib.Path(save_for_shipping(model, tempfile.mkdtemp(prefix="sparkdl-model-"))).as_uri()
 
 
 def resolve_model(spark, uri, options: LoadOptions = DEFAULT) -> ResolvedModel:

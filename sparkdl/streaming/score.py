@@ -144,9 +144,11 @@ def _check_arguments(source, sink, dead_letter, checkpoint_location, max_records
 
 def _triggered(writer, trigger: str, available_now: bool, drain_to):
     """`writer` with its trigger set; ConfigError when Spark cannot read `trigger` as an interval
-    (checked even when available_now or a drain replaces it, so a typo never passes silently)."""
+    (checked even when available_now or a drain replaces it, so a typo never passes silently;
+    None is fine then)."""
+    replaced = available_now or drain_to is not None
     try:
-        writer = writer.trigger(processingTime=trigger)
+        writer = writer if trigger is None and replaced else writer.trigger(processingTime=trigger)
     except Exception as error:  # pyspark raises its own error types for a bad interval
         reason = " ".join(str(error).split())[:200]
         raise ConfigError(f"trigger {trigger!r} is not an interval Spark understands ({reason}); write it like "

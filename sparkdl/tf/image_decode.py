@@ -119,6 +119,8 @@ def _same_size_batch(array: pa.StructArray, image: ImageInput):
                                 (values["width"] == width).all() and (values["nChannels"] == channels).all()):
         return None
     data = fields["data"]
+    if not (pa.types.is_binary(data.type) or pa.types.is_large_binary(data.type)):
+        return None  # e.g. binary_view: no offsets buffer to read
     offset_type = np.int64 if pa.types.is_large_binary(data.type) else np.int32
     offsets = np.frombuffer(data.buffers()[1], offset_type)[data.offset:data.offset + rows + 1]
     size = height * width * channels

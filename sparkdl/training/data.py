@@ -79,14 +79,16 @@ def prepare(df: DataFrame, columns, partitions: int, shuffle: bool, seed: int) -
                 .sortWithinPartitions(POSITION)
                 .withColumn(PARTITION, F.spark_partition_id())
                 .persist(StorageLevel.MEMORY_AND_DISK))
-    counts = dict(laid_out.groupBy(PARTITION).count().collect())
-    partition_rows = tuple(counts.get(p, 0) for p in range(partitions))
-    rows = sum(partition_rows)
-    if rows == 0:
+    try:
+        counts = dict(laid_out.groupBy(PARTITION).count().collect())
+        partition_rows = tuple(counts.get(p, 0) for p in range(partitions))
+        if sum(partition_rows) == 0:
+            raise SchemaError("the training DataFrame is empty; check the input path and any filters before train()")
+        return TrainingData(df=laid_out, rows=sum(partition_rows), partitions=partitions, columns=tuple(columns),
+                            partition_rows=partition_rows, anchor=_anchor(laid_out, partitions))
+    except BaseException:  # empty, cancelled or failed: nothing stays cached
         laid_out.unpersist()
-        raise SchemaError("the training DataFrame is empty; check the input path and any filters before train()")
-    return TrainingData(df=laid_out, rows=rows, partitions=partitions, columns=tuple(columns),
-                        partition_rows=partition_rows, anchor=_anchor(laid_out, partitions))
+        raise
 
 
 def _anchor(laid_out: DataFrame, partitions: int):

@@ -33,7 +33,7 @@ class TrainingRun:
     """Driver: one training run -- rows, model, optimizer, history -- and its round loop."""
 
     def __init__(self, spark, config, model, optimizer, data, columns, settings: dict, *, checkpoint_dir=None,
-                 validation_df=None, hooks=(), job_group=None):
+                 validation_df=None, hooks=(), job_group: str):
         from ..tf import keras_objects
         from ..tf.gradients import MetricState
 
@@ -52,7 +52,7 @@ class TrainingRun:
         self.metric_state = MetricState(config.metrics, self.label.shape, tuple(model.outputs[0].shape))
         self.history, self.ref, self._apply_mean_gradient = [], None, None
         self.hooks, self.last_checkpoint = list(hooks), None
-        self.job_group = job_group or f"sparkdl-train-{self.run_id}"
+        self.job_group = job_group
 
     def run(self, archive, checkpoint: ckpt.Checkpoint = None, options: LoadOptions = DEFAULT) -> list:
         """Ship the model (loaded on executors with `options`), store the shards, run the epochs from
@@ -61,7 +61,7 @@ class TrainingRun:
         if start_epoch >= self.config.epochs:  # the checkpoint's run already did every epoch
             return self.history
         self.last_checkpoint = (start_epoch, start_round) if checkpoint is not None else None
-        log.info("training run %s: %d epoch(s) of %d rounds, Spark job group %r (sc.cancelJobGroup stops it)",
+        log.info("training run %s: %d epoch(s) of %d rounds, Spark job group %r (sparkdl.cancel_training stops it)",
                  self.run_id, self.config.epochs, self.rounds_per_epoch, self.job_group)
         self.ref = ship_archive(self.sc, archive, options)
         with progress.job_group(self.sc, self.job_group, f"sparkdl train: run {self.run_id}"):

@@ -4,8 +4,8 @@
   handler, `ensure_handler` adds one (stderr, `time level message`).
 * Inside an epoch: a tqdm bar when the session is interactive and tqdm is installed, otherwise a
   round counter in the log every ~10% of the epoch.
-* Job group: a whole `train` call runs under one Spark job group (`sparkdl-train-<run id>` or the
-  caller's `job_group`); `sc.cancelJobGroup(group)` stops the running round, and the run raises
+* Job group: a whole `train` call runs under one Spark job group (`sparkdl-train-<12 hex digits>`
+  or the caller's `job_group`); `sc.cancelJobGroup(group)` stops the running round, and the run raises
   `TrainingCancelledError` naming its last checkpoint. A cancel between two round jobs cancels
   nothing in Spark, so `cancel(spark, group)` (public as `sparkdl.cancel_training`) also marks
   the group for the loop to stop at the next round. The group covers the whole call, from the
@@ -59,10 +59,12 @@ def is_cancellation(error: BaseException, group: str) -> bool:
 
 @contextlib.contextmanager
 def job_group(sc, group: str, description: str):
-    """Every job started inside belongs to `group` (interrupting tasks on cancel); restored after.
-    Inside a block of the same group this changes nothing (a pending cancel() stays pending)."""
-    previous = sc.getLocalProperty(GROUP)
-    if previous == group:
+    """Every job started inside belongs to `group` (interrupting tasks on cancel); the caller's
+    group, description and interrupt setting are put back after. Inside a block of the same group
+    this changes nothing (a pending cancel() stays pending)."""
+    keys = (GROUP, "spark.job.description", "spark.job.interruptOnCancel")
+    previous = {key: sc.getLocalProperty(key) for key in keys}
+    if previous[GROUP] == group:
         yield
         return
     sc.setJobGroup(group, description, interruptOnCancel=True)
@@ -71,10 +73,8 @@ def job_group(sc, group: str, description: str):
         yield
     finally:
         _cancelled.discard(group)
-        for key in (GROUP, "spark.job.description", "spark.job.interruptOnCancel"):
-            sc.setLocalProperty(key, None)
-        if previous is not None:
-            sc.setLocalProperty(GROUP, previous)
+        for key, value in previous.items():
+            sc.setLocalProperty(key, value)
 
 
 def interactive() -> bool:

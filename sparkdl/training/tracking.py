@@ -70,8 +70,7 @@ class MlflowTracking(TrainingHook):
         log.info("logging to MLflow run %s (%s)", self.run_id, mlflow.get_tracking_uri())
 
     def on_epoch_end(self, epoch: int, stats: dict) -> None:
-        metrics = {k: float(v) for k, v in keras_logs(stats).items() if isinstance(v, (int, float))}
-        self.mlflow.log_metrics(metrics, step=stats["epoch"], run_id=self.run_id)
+        self.mlflow.log_metrics(_scalars(keras_logs(stats)), step=stats["epoch"], run_id=self.run_id)
 
     def on_train_end(self, history: list, error: BaseException = None) -> None:
         try:
@@ -85,3 +84,15 @@ class MlflowTracking(TrainingHook):
         finally:
             if self.started:
                 self.mlflow.end_run(status="FINISHED" if error is None else "FAILED")
+
+
+def _scalars(logs: dict) -> dict:
+    """MLflow metrics from an epoch's logs: a per-class list (F1Score() without average=) becomes
+    one metric per class, `<name>_<class>`."""
+    metrics = {}
+    for name, value in logs.items():
+        if isinstance(value, (list, tuple)):
+            metrics.update({f"{name}_{index}": float(item) for index, item in enumerate(value)})
+        elif isinstance(value, (int, float)):
+            metrics[name] = float(value)
+    return metrics

@@ -2,6 +2,7 @@
 import json
 import os
 import shutil
+from urllib.parse import urlparse
 
 import numpy as np
 import pytest
@@ -39,9 +40,10 @@ def test_transformer_of_a_keras_model_object_with_measured_batch_size_saves_and_
     x = rng.normal(size=(40, 8)).astype(np.float32)
     df = spark.createDataFrame([(i, x[i].tolist()) for i in range(40)], "id long, features array<float>")
     given = sparkdl.TFTransformer(model=model)  # saved now to a temporary .keras file on the driver
-    assert given.getModel().endswith(".keras") and os.path.isfile(given.getModel())
+    temporary = urlparse(given.getModel())  # a file: URI: a plain path would mean fs.defaultFS
+    assert temporary.scheme == "file" and temporary.path.endswith(".keras") and os.path.isfile(temporary.path)
     given.write().overwrite().save(str(tmp_path / "stage"))
-    os.remove(given.getModel())  # the saved stage holds its own copy
+    os.remove(temporary.path)  # the saved stage holds its own copy
     stage = sparkdl.TFTransformer.load(str(tmp_path / "stage"))
     assert stage.getOrDefault("batchSize") is None  # unset: each worker measures its call size
     rows = stage.transform(df).orderBy("id").collect()
@@ -135,7 +137,7 @@ def test_estimator_saves_and_loads_every_param_and_a_copy_of_its_model(spark, tm
                     checkpointEvery=2, resume="false", validationFraction=0.1, partitions=2, shuffle=True,
                     seed=4, outputPath=f"file://{tmp_path}/out.keras", outputs={"output_0": "p"})
     estimator = sparkdl.KerasEstimator(model=model, **settings)
-    temporary = estimator.getModel()
+    temporary = urlparse(estimator.getModel()).path
     estimator.write().save(str(tmp_path / "estimator"))
     os.remove(temporary)  # the saved stage holds its own copy
 

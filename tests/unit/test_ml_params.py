@@ -132,7 +132,8 @@ def test_a_keras_model_set_on_the_estimator_is_saved_to_a_file_removed_at_exit(t
 
     script = ("import keras; from sparkdl.ml import KerasEstimator; i = keras.Input((2,)); "
               "e = KerasEstimator(model=keras.Model(i, keras.layers.Dense(1)(i))); "
-              "import os; assert os.path.isfile(e.getModel()); print(e.getModel())")
+              "import os, urllib.parse; u = e.getModel(); p = urllib.parse.urlparse(u).path; "
+              "assert u.startswith('file:///') and os.path.isfile(p); print(p)")  # file:, never fs.defaultFS
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     path = done.stdout.strip().splitlines()[-1]
     assert path.endswith(".keras") and not os.path.exists(path) and not os.path.exists(os.path.dirname(path))

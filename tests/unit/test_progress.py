@@ -94,3 +94,37 @@ def test_a_cancel_while_the_rows_are_laid_out_is_training_cancelled(monkeypatch)
             train._lay_out(df, config, False, 0, group)
     assert released == [True]  # the rows laid out before the cancel are uncached
     assert df.sparkSession.sparkContext.descriptions == ["sparkdl train: laying out the rows"] * 2
+
+
+class _Properties:
+    """SparkContext's thread-local properties, as setJobGroup/setLocalProperty change them."""
+
+    def __init__(self, **values):
+        self.values = dict(values)
+
+    def getLocalProperty(self, key):
+        return self.values.get(key)
+
+    def setLocalProperty(self, key, value):
+        self.values.pop(key) if value is None else self.values.__setitem__(key, value)
+
+    def setJobGroup(self, group, description, interruptOnCancel=False):
+        self.values.update({progress.GROUP: group, "spark.job.description": description,
+                            "spark.job.interruptOnCancel": str(interruptOnCancel).lower()})
+
+
+def test_a_training_job_group_puts_the_callers_group_and_description_back():
+    mine = {progress.GROUP: "nightly", "spark.job.description": "my notebook cell"}
+    sc = _Properties(**mine)
+    with progress.job_group(sc, "sparkdl-train-1", "sparkdl train"):
+        assert sc.values[progress.GROUP] == "sparkdl-train-1"
+        assert sc.values["spark.job.interruptOnCancel"] == "true"
+    assert sc.values == mine
+
+
+def test_mlflow_gets_one_metric_per_class_for_per_class_metrics():
+    from sparkdl.training import tracking
+
+    logs = {"loss": 0.5, "f1_score": [0.25, 0.75], "val_f1_score": (1.0, 0.0), "note": "text"}
+    assert tracking._scalars(logs) == {"loss": 0.5, "f1_score_0": 0.25, "f1_score_1": 0.75,
+                                       "val_f1_score_0": 1.0, "val_f1_score_1": 0.0}
