@@ -25,7 +25,7 @@ demo: $(STAMP)
 # The whole suite, including tests/compat (a subset under pyspark 3.5, installed once into .cache/compat)
 # and tests/connect (a Spark Connect server from the pyspark wheel).
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+	$(PY) -m pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow and not cluster and not kafka and not hdfs"

@@ -22,29 +22,6 @@ def _interrupt(signum, frame):
 signal.signal(signal.SIGTERM, _interrupt)
 
 
-# The files that take minutes, longest first (seconds measured in a clean-clone CI run, two
-# workers). `make test` hands whole files to two workers in collection order
-# (--dist loadfile --no-loadscope-reorder); started first, these files do not leave one worker
-# running a long file alone at the end while the other sits idle.
-LONGEST_FIRST = {
-    "tests/streaming/test_stream_job.py": 420, "tests/integration/test_train_job.py": 400,
-    "tests/notebooks/test_notebooks.py": 355, "tests/test_readme.py": 250,
-    "tests/integration/test_batch_score_job.py": 180, "tests/compat/test_pyspark35.py": 165,
-    "tests/hdfs/test_hdfs.py": 140, "tests/mlflow/test_training.py": 120,
-    "tests/integration/test_gpu_placement.py": 110, "tests/kafka/test_kafka_streams.py": 110,
-    "tests/integration/test_train_cluster.py": 90, "tests/mlflow/test_model_uris.py": 90,
-    "tests/connect/test_connect.py": 75, "tests/integration/test_score_files_cluster.py": 60,
-}
-
-
-def pytest_collection_modifyitems(config, items):
-    """Run the longest files first (a stable sort: the rest keep their order)."""
-    def seconds(item):
-        return LONGEST_FIRST.get(item.nodeid.split("::")[0], 0)
-
-    items.sort(key=seconds, reverse=True)
-
-
 @pytest.fixture(scope="session")
 def spark():
     from pyspark.sql import SparkSession

@@ -1,4 +1,4 @@
-"""jobs/batch_score.py through spark-submit, local and on a standalone cluster."""
+"""jobs/batch_score.py through spark-submit, local and on a standalone cluster; its bad-input exits in process."""
 import json
 import re
 
@@ -6,9 +6,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from sparkdl import examples
+from sparkdl import _cli, examples
 from tests import models
 from tests.integration.sparkproc import spark_submit
+from tests.unit.test_job_flags import load_job
 
 pytestmark = pytest.mark.slow
 
@@ -25,6 +26,15 @@ def job_inputs(tmp_path_factory):
 
 def _score(args, master="local[2]"):
     return spark_submit(["--master", master, "jobs/batch_score.py", *args])
+
+
+def _run_here(argv, capsys):
+    """The job in this process (the test's SparkSession); (exit code, stderr lines)."""
+    try:
+        code = _cli.run(load_job("batch_score").main, [str(a) for a in argv])
+    except SystemExit as exit:  # argparse's own errors (usage + one line), as under spark-submit
+        code = exit.code
+    return code, capsys.readouterr().err.strip().splitlines()
 
 
 def _check_output(output, expected, column="score"):
@@ -52,28 +62,28 @@ def test_job_scores_a_parquet_table(job_inputs):
     ("missing_model", "ModelNotFoundError: cannot read model"),
     ("bad_batch_size", "argument --batch-size: expected a positive integer, got 0"),
 ])
-def test_bad_input_exits_2_with_a_message_and_writes_nothing(job_inputs, case, message):
+def test_bad_input_exits_2_with_a_message_and_writes_nothing(spark, job_inputs, capsys, case, message):
+    """In this process (the job's main through _cli.run, as spark-submit runs it): the exit code and
+    the one stderr line come from _cli.run, the same with or without spark-submit around it."""
     root, keras_path, _, data, _ = job_inputs
     output = root / f"out_{case}"
     args = {"missing_input": ["--model", keras_path, "--input", str(root / "nope")],
             "wrong_column": ["--model", keras_path, "--input", data, "--inputs", "features=features"],
             "missing_model": ["--model", str(root / "none.keras"), "--input", data],
             "bad_batch_size": ["--model", keras_path, "--input", data, "--batch-size", "0"]}[case]
-    done = _score([*args, "--output", str(output)])
-    assert done.returncode == 2, done.stderr[-3000:]
-    # spark-submit merges the Python driver's stderr into its stdout: look at both
-    assert re.search(message, done.stdout + done.stderr), (done.stdout + done.stderr)[-3000:]
+    code, err = _run_here([*args, "--output", str(output)], capsys)
+    assert code == 2, err
+    assert re.search(message, err[-1]) and "Traceback" not in "\n".join(err), err
     assert not output.exists()
 
 
-def test_existing_output_is_refused_unless_overwrite(job_inputs):
+def test_existing_output_is_refused_unless_overwrite(spark, job_inputs, capsys):
     root, keras_path, _, data, expected = job_inputs
     output = root / "existing"
     output.mkdir()
     (output / "keep.txt").write_text("user data")
-    done = _score(["--model", keras_path, "--input", data, "--output", str(output)])
-    assert done.returncode == 2
-    assert "already exists; choose a new path or pass --overwrite" in done.stdout + done.stderr
+    code, err = _run_here(["--model", keras_path, "--input", data, "--output", str(output)], capsys)
+    assert code == 2 and "already exists; choose a new path or pass --overwrite" in err[-1], err
     assert (output / "keep.txt").read_text() == "user data"
 
 

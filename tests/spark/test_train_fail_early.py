@@ -133,7 +133,7 @@ def _job(argv, capsys):
     return code, capsys.readouterr().err.strip().splitlines()
 
 
-@pytest.mark.parametrize("case", ["checkpoint_dir", "output", "damaged_model", "optimizer_json"])
+@pytest.mark.parametrize("case", ["checkpoint_dir", "output", "damaged_model", "optimizer_json", "bad_label"])
 def test_job_fails_before_training_with_one_line_and_exit_2(spark, setup, capsys, case):
     root, _, data, keras_path, good = setup
     (root / "blocker").write_text("a file")
@@ -141,14 +141,16 @@ def test_job_fails_before_training_with_one_line_and_exit_2(spark, setup, capsys
     damaged.write_bytes(good[:1500])
     output = root / "blocker" / "out.keras" if case == "output" else root / f"job-{case}.keras"
     argv = ["--model", damaged if case == "damaged_model" else keras_path, "--input", data, "--features", "features",
-            "--label", "label", "--loss", "sparse_categorical_crossentropy", "--output", output,
+            "--label", "nope" if case == "bad_label" else "label", "--loss", "sparse_categorical_crossentropy",
+            "--output", output,
             "--checkpoint-dir", root / "blocker" / "ckpt" if case == "checkpoint_dir" else root / f"job-ckpt-{case}",
             "--optimizer", '{"class_name": "SGD", "config": {' if case == "optimizer_json" else "sgd"]
     code, err = _job(argv, capsys)
     expected = {"checkpoint_dir": f"StorageError: checkpoint_dir '{root}/blocker/ckpt' is not writable (",
                 "output": "StorageError: the directory of --output",
                 "damaged_model": f"ModelFormatError: cannot read model '{damaged}': ValueError:",
-                "optimizer_json": 'ConfigError: --optimizer \'{"class_name": "SGD", "config": {\' is not valid JSON'}
+                "optimizer_json": 'ConfigError: --optimizer \'{"class_name": "SGD", "config": {\' is not valid JSON',
+                "bad_label": "SchemaError: label column 'nope' is not in the DataFrame"}
     assert code == _cli.EXIT_BAD_INPUT and err[-1].startswith(expected[case]), err
     assert "Traceback" not in "\n".join(err)
     assert not output.exists() and not (root / f"job-ckpt-{case}").exists()

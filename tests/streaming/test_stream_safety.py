@@ -9,7 +9,6 @@ import pytest
 import sparkdl
 from sparkdl import ConfigError, SchemaError, SourceUnavailableError, StorageError
 from tests import models
-from tests.integration.sparkproc import spark_submit
 from tests.streaming.broker import create_topic, free_port, produce
 
 pytestmark = pytest.mark.slow
@@ -138,20 +137,22 @@ def test_schema_without_the_input_field_never_scores_the_message_key(spark, kafk
 
 
 @pytest.mark.kafka
-def test_stream_job_refuses_the_checkpoint_of_another_topic(spark, kafka, stream_setup, tmp_path):
+def test_stream_job_refuses_the_checkpoint_of_another_topic(spark, kafka, stream_setup, tmp_path, capsys):
     root, mlp, _, x = stream_setup
     messages = [(str(i).encode(), {"id": i, "features": x[i].tolist()}) for i in range(10)]
     first, second = _kafka_topic(kafka, "first", messages), _kafka_topic(kafka, "second", messages)
     query = _start(spark, mlp[1], root, source=sparkdl.KafkaSource(kafka, first, schema=SCHEMA),
                    sink=sparkdl.ParquetSink(str(tmp_path / "out")), checkpoint_location=str(tmp_path / "ckpt"))
     assert query.awaitTermination(120) and query.exception() is None
-    done = spark_submit(["--master", "local[2]", "jobs/stream_score.py", "--model", mlp[1], "--kafka-bootstrap",
-                         kafka, "--input-topic", second, "--output-path", tmp_path / "out2", "--checkpoint",
-                         tmp_path / "ckpt", "--schema", SCHEMA, "--available-now"])
-    text = done.stdout + done.stderr
-    assert done.returncode == 2, text[-3000:]
-    ours = [line for line in text.splitlines() if line.startswith("ConfigError:")]
-    assert ours == [f"ConfigError: checkpoint_location '{tmp_path}/ckpt' belongs to a query reading Kafka topic "
-                    f"{first!r} at {kafka}, not Kafka topic {second!r} at {kafka}; its offsets would skip or repeat "
-                    f"messages. Use a new checkpoint_location for this source"], text[-3000:]
+    from sparkdl import _cli
+    from sparkdl.jobs import stream_score
+
+    code = _cli.run(stream_score.main, [str(arg) for arg in [
+        "--model", mlp[1], "--kafka-bootstrap", kafka, "--input-topic", second, "--output-path", tmp_path / "out2",
+        "--checkpoint", tmp_path / "ckpt", "--schema", SCHEMA, "--available-now"]])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == _cli.EXIT_BAD_INPUT and "Traceback" not in "\n".join(err), err
+    assert err[-1] == (f"ConfigError: checkpoint_location '{tmp_path}/ckpt' belongs to a query reading Kafka topic "
+                       f"{first!r} at {kafka}, not Kafka topic {second!r} at {kafka}; its offsets would skip or "
+                       f"repeat messages. Use a new checkpoint_location for this source"), err
     assert not (tmp_path / "out2").exists()
