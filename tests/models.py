@@ -32,3 +32,22 @@ def save_both(model, stem: Path):
     model.save(keras_path)
     model.export(saved_dir, verbose=False)
     return model, keras_path, saved_dir
+
+
+def running_max_metric():
+    """A custom keras.metrics.Metric class whose state (a running maximum) does not add up across
+    partitions, so sparkdl.train must refuse it."""
+    import keras
+
+    class _RunningMax(keras.metrics.Metric):
+        def __init__(self, name="running_max", **kwargs):
+            super().__init__(name=name, **kwargs)
+            self.top = self.add_variable(shape=(), initializer="zeros", name="top")
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            self.top.assign(keras.ops.maximum(self.top, keras.ops.max(y_pred)))
+
+        def result(self):
+            return self.top
+
+    return _RunningMax

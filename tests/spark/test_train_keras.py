@@ -5,6 +5,7 @@ import pytest
 
 import sparkdl
 from sparkdl import ConfigError, SchemaError
+from tests import models
 
 pytestmark = pytest.mark.slow
 
@@ -125,29 +126,10 @@ def test_l2_regularized_model_trains_like_fit_and_unlike_l2_zero(spark):
     assert not np.allclose(result.model.get_weights()[0], unregularized.get_weights()[0], atol=1e-3)
 
 
-def _running_max_class():
-    import keras
-
-    class _RunningMax(keras.metrics.Metric):
-        """A custom metric whose state (a running maximum) does not add up across partitions."""
-
-        def __init__(self, name="running_max", **kwargs):
-            super().__init__(name=name, **kwargs)
-            self.top = self.add_variable(shape=(), initializer="zeros", name="top")
-
-        def update_state(self, y_true, y_pred, sample_weight=None):
-            self.top.assign(keras.ops.maximum(self.top, keras.ops.max(y_pred)))
-
-        def result(self):
-            return self.top
-
-    return _RunningMax
-
-
 def test_bad_arguments_fail_on_the_driver_before_any_spark_job(spark):
     import keras
 
-    _RunningMax = _running_max_class()
+    _RunningMax = models.running_max_metric()
     sc = spark.sparkContext
     x = _features(16)
     df = _ordered_df(spark, x, np.zeros(16, np.float32))

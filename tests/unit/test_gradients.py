@@ -193,18 +193,7 @@ def test_every_keras_metric_class_is_accepted_and_its_state_adds_up_over_disjoin
     np.testing.assert_allclose(state(slice(0, 4)) + state(slice(4, None)), state(slice(None)), rtol=1e-5, atol=1e-6)
 
 
-class _RunningMax(keras.metrics.Metric):
-    """A stateful custom metric whose state does not add up across partitions."""
-
-    def __init__(self, name="running_max", **kwargs):
-        super().__init__(name=name, **kwargs)
-        self.top = self.add_variable(shape=(), initializer="zeros", name="top")
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        self.top.assign(keras.ops.maximum(self.top, keras.ops.max(y_pred)))
-
-    def result(self):
-        return self.top
+_RunningMax = models.running_max_metric()
 
 
 class _ErrorRate(keras.metrics.BinaryAccuracy):
