@@ -15,7 +15,8 @@
   (ray, daft) the peers, without Spark: Ray Data and Daft reading the same Parquet, scoring with the
       same compiled model call as (a) in actors that load the model once, writing id + prediction
       (bench/peers.py; optional: `pip install -e '.[bench]'`, else they are skipped with a message);
-      (one actor with two TensorFlow threads); ray_2x1 / daft_2x1: two actors with one thread each;
+      (one actor with two TensorFlow threads); daft_inproc: Daft's class UDF in this process (on Daft's
+      threads, the fastest Daft setup here); ray_2x1 / daft_2x1: two actors with one thread each;
       "warm-up s": the seconds of their untimed run over the warm-up sample, mostly actor start
 
 Models and data are generated here: MLP 64 -> 256 -> 256 -> 10 over 1M rows, and CNN
@@ -258,8 +259,9 @@ def one_round(kind: str, rows: int, chosen: dict, warm_rows: int) -> dict:
 RATIOS = {"c/a": ("c", "a"), "c/b": ("c", "b"), "c_1024/b": ("c_1024", "b"), "c_binary/b": ("c_binary", "b"),
           "c_keep/b_id": ("c_keep", "b_id"), "c_keep/a": ("c_keep", "a"), "f/a": ("f", "a"),
           "f_noprefetch/a": ("f_noprefetch", "a"), "f/f_noprefetch": ("f", "f_noprefetch"),
-          **{f"{peer}/a": (peer, "a") for peer in peers.CONFIGS}, "f/ray": ("f", "ray"), "f/daft": ("f", "daft")}
-PEERS_DEFAULT = ("ray", "daft")  # the variants run when named in --only
+          **{f"{peer}/a": (peer, "a") for peer in peers.CONFIGS}, "f/ray": ("f", "ray"), "f/daft": ("f", "daft"),
+          "f/daft_inproc": ("f", "daft_inproc")}
+PEERS_DEFAULT = ("ray", "daft", "daft_inproc")  # the variants run when named in --only
 SCORERS = {"a", "l0", "b", "b_tuned", "b_id", "c", "c_1024", "c_binary", "c_keep", "f", "f_noprefetch",
            *peers.CONFIGS}
 
@@ -298,6 +300,7 @@ PEERS_TABLE = [("(a) TF", "a", 8, ".0f"), *[(title, key, max(len(title), 7), for
                                              for title, key, form in ((f"({peer})", peer, ".0f"),
                                                                       (f"{peer}/a", f"{peer}/a", ".2f"))],
                ("f/a", "f/a", 6, ".2f"), ("f/ray", "f/ray", 6, ".2f"), ("f/daft", "f/daft", 7, ".2f"),
+               ("f/daft_inproc", "f/daft_inproc", 14, ".2f"),
                ("ray warm-up s", "ray warm-up s", 14, ".1f"), ("daft warm-up s", "daft warm-up s", 15, ".1f")]
 
 
@@ -317,7 +320,7 @@ def print_tables(results, rounds: int) -> None:
     print_table(results, FILES_TABLE)
     print_table(results, PEERS_TABLE)
     for r in results:
-        per_round = {name: r[name + " per round"] for name in ("c/b", "f/a", "ray/a", "daft/a")
+        per_round = {name: r[name + " per round"] for name in ("c/b", "f/a", "ray/a", "daft/a", "daft_inproc/a")
                      if name + " per round" in r}
         print(f"{r['model']}: medians over {rounds} round(s); per round: "
               + "; ".join(f"{name} " + ", ".join(f"{v:.2f}" for v in values) for name, values in per_round.items()))

@@ -7,8 +7,9 @@ them installed, bench/inference.py prints that the peer was skipped and how to i
 
   ray     ray.data.read_parquet -> map_batches(callable class, batch_format="pyarrow") -> write_parquet,
           in ray.init(num_cpus=2) started for the run and shut down after it
-  daft    daft.read_parquet -> a @daft.udf class (concurrency=N processes) -> write_parquet;
-          daft_inproc: the same class UDF with use_process=False (run in Daft's own process)
+  daft    daft.read_parquet -> a @daft.cls class UDF (use_process=True, max_concurrency=N processes)
+          -> write_parquet; daft_inproc: the same class with use_process=False, its instances on Daft's
+          own threads in this process
 
 A configuration is (engine, actors, TF threads per actor): "ray" and "daft" run one actor with two
 TensorFlow threads (faster on 2 loaded cores than two actors with one thread each, which are
@@ -31,8 +32,11 @@ import pyarrow.dataset as ds
 INSTALL = "pip install -e '.[bench]'"
 # label -> (engine, actors, TF threads per actor)
 CONFIGS = {"ray": ("ray", 1, 2), "ray_2x1": ("ray", 2, 1), "daft": ("daft", 1, 2), "daft_2x1": ("daft", 2, 1),
-           "daft_inproc": ("daft-inproc", 1, 2)}  # daft-inproc: the UDF instance in Daft's own process
-BATCH = {"mlp": 4096, "cnn": 256}  # rows per batch (one model call), by model: inputs of 64 / 32x32x3 floats
+           "daft_inproc": ("daft-inproc", 2, 0)}  # daft-inproc: instances on Daft's threads in this process,
+#                                                     with this process's TensorFlow (2 threads, started by (a))
+# rows per batch (one model call) by engine and model (inputs of 64 / 32x32x3 floats), measured here: Daft
+# in process scored the MLP at 268k-342k rows/s in batches of 4,096 and 388k-459k in batches of 16,384
+BATCH = {"ray": {"mlp": 4096, "cnn": 256}, "daft": {"mlp": 16384, "cnn": 256}}
 CHECK_IDS = 512   # predictions are checked on the rows whose id is below this (ids repeat across chunks)
 
 
@@ -89,23 +93,30 @@ def ray_run(model_path: str, data_path: str, shape, output: str, config) -> None
 
 
 def daft_run(model_path: str, data_path: str, shape, output: str, config) -> None:
-    """Daft: read_parquet -> @daft.udf class (model loaded once per process) -> write_parquet."""
+    """Daft: read_parquet -> a @daft.cls class UDF (model loaded once per instance) -> write_parquet.
+
+    In process ("daft-inproc"): use_process=False and no max_concurrency. In Daft 0.7 a max_concurrency
+    moves the instances into worker processes even with use_process=False (measured: their __init__
+    ran in another pid, at a third of the speed); without it Daft runs its instances on its own threads.
+    """
     import daft
 
     engine, actors, threads, batch = config
-    outputs = model_outputs(model_path)
+    dtype = daft.DataType.fixed_size_list(daft.DataType.float32(), model_outputs(model_path))
+    placement = {"use_process": False} if engine == "daft-inproc" else {"use_process": True,
+                                                                         "max_concurrency": actors}
 
-    @daft.udf(return_dtype=daft.DataType.fixed_size_list(daft.DataType.float32(), outputs), batch_size=batch,
-              concurrency=actors, use_process=False if engine == "daft-inproc" else None)
+    @daft.cls(**placement)
     class Scorer:
         def __init__(self):
             self.score = model_scorer(model_path, shape, threads)
 
+        @daft.method.batch(return_dtype=dtype, batch_size=batch)
         def __call__(self, features):
             return self.score(features.to_arrow())
 
     df = daft.read_parquet(str(Path(data_path) / "*.parquet"))
-    df.select("id", Scorer(df["features"]).alias("prediction")).write_parquet(output)
+    df.select("id", Scorer()(df["features"]).alias("prediction")).write_parquet(output)
 
 
 def model_outputs(model_path: str) -> int:
@@ -147,7 +158,7 @@ class Peer:
         """Score `data_path` into `output`; returns seconds."""
         shutil.rmtree(output, ignore_errors=True)
         started = time.perf_counter()
-        batch = self.batch or BATCH["cnn" if len(shape) == 3 else "mlp"]
+        batch = self.batch or BATCH["ray" if self.config[0] == "ray" else "daft"]["cnn" if len(shape) == 3 else "mlp"]
         (ray_run if self.config[0] == "ray" else daft_run)(model_path, data_path, shape, str(output),
                                                            (*self.config, batch))
         return time.perf_counter() - started

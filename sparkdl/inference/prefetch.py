@@ -4,12 +4,16 @@ pyarrow decodes and TensorFlow computes with the GIL released, so a reader threa
 few batches ready lets a task read batch n+1 while the model scores batch n. The queue holds at
 most `depth` batches, so memory stays bounded whatever the input size. A reader error is raised
 in the consuming thread; a consumer that stops early (an error while scoring) stops the reader.
+While a worker still times its model calls (sparkdl.tf.call_size), each read waits for the timed
+call to end, so the call's measured CPU seconds are its own.
 """
 from __future__ import annotations
 
 import queue
 import threading
 from typing import Iterable, Iterator
+
+from ..tf.call_size import CALL_TIMING
 
 _END = object()
 
@@ -30,10 +34,12 @@ def _produce(items: Iterable, ready: queue.Queue, stop: threading.Event) -> None
         return False
 
     try:
-        for item in items:
-            if not put(item):
+        iterator = iter(items)
+        while True:
+            with CALL_TIMING:  # not while a call is timed: its CPU seconds would include this read
+                item = next(iterator, _END)
+            if not put(item) or item is _END:
                 return
-        put(_END)
     except BaseException as error:  # handed to the consumer, which raises it
         put(_Failed(error))
 

@@ -6,29 +6,38 @@ thread here: the example CNN scores 3,145 rows/s in calls of 128 rows but 2,128 
 128 and 362,355 in calls of 4,096 (per-call overhead dominates). So `batch_size=None` (the
 default) lets each Python worker measure instead of guessing.
 
-The measurement is the worker's first real calls, so no rows are scored twice. The search climbs
-from 256 rows to larger sizes while each is faster than the best so far, then from 256 down to
-smaller sizes in the same way (throughput against call size rises, peaks and falls). Each size
-it visits gets one untimed call (TensorFlow builds its kernels for a new shape), then timed calls,
-at least `MIN_TIMED_CALLS` and `MIN_TIMED_SECONDS` in all, of which the fastest counts. On a CPU,
+The measurement is the worker's first real calls, so no rows are scored twice. The search starts
+at 256 rows and compares each next size with the fastest so far, alternating calls between the
+two, so that both see the same load: on these 2-core machines, timings of one size taken a moment
+apart differed by up to 25%, enough to stop a search at 512 rows for a model 1.3x faster at 1024.
+It climbs to larger sizes while each is faster, or at most 15% slower (`CLIMB_TOLERANCE`: a
+plateau may rise again), then, only if no larger size beat 256, from 256 down in the same way
+(throughput against call size rises, peaks and falls). Each size gets one untimed call first
+(TensorFlow builds its kernels for a new shape); in a comparison, each size then gets at least
+`MIN_TIMED_CALLS` timed calls and `MIN_TIMED_SECONDS`, of which the fastest counts. On a CPU,
 calls are timed in this process's CPU seconds: Spark's JVM and the other tasks' workers share
 the cores (here two workers and two JVM task threads share 2), and wall time would measure their
-load, not the call size. On a GPU it is wall time. Running out of device memory ends the search
+load, not the call size. A reader thread in the same process (score_files' prefetch) would add its
+CPU seconds to the calls it overlaps, so each timed call holds `CALL_TIMING`, which such readers
+take around each read. On a GPU it is wall time. Running out of device memory ends the search
 below the failing size. The choice lasts as long as the loaded model (the life of the worker)
 and is logged once: "sparkdl.tf.call_size: model on ... scores in calls of N rows (...)".
 """
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from typing import Dict, Optional
+from typing import Dict, Optional, Set, Tuple
 
 log = logging.getLogger(__name__)
 
 CANDIDATES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
-MIN_TIMED_CALLS = 3
-MIN_TIMED_SECONDS = 0.2
+MIN_TIMED_CALLS = 5
+MIN_TIMED_SECONDS = 0.05
 START = 256
+CLIMB_TOLERANCE = 0.85  # a size this close to the best does not end a climb (timings are noisy)
+CALL_TIMING = threading.Lock()  # held by a timed call; readers in this process wait for it (see above)
 
 
 class CallSizeTuner:
@@ -39,52 +48,76 @@ class CallSizeTuner:
         self._candidates = tuple(candidates)
         self._label = label
         self._start = self._candidates.index(START) if START in self._candidates else len(self._candidates) // 2
-        self._index = self._start
+        self._index = self._start  # the size being measured
+        self._best: Optional[int] = None  # index of the fastest size so far (None before the first)
         self._step = 1  # +1 while climbing to larger sizes, -1 once going down
-        self._calls = 0  # calls made at the current candidate
-        self._timed = 0.0  # seconds of its timed calls
-        self.rates: Dict[int, float] = {}  # candidate -> best rows/s of its timed calls
+        self._turn = 0  # calls recorded in this comparison: they alternate between its sizes
+        self._warm: Set[int] = set()  # sizes whose first, untimed call is done
+        self._timings: Dict[int, Tuple[int, float, float]] = {}  # size -> (timed calls, seconds, best rows/s)
+        self.rates: Dict[int, float] = {}  # candidate -> best rows/s of its timed calls, in its last comparison
         self.chosen: Optional[int] = None
+
+    @property
+    def searching(self) -> bool:
+        """Whether calls are still being timed."""
+        return self.chosen is None
+
+    def _compared(self) -> Tuple[int, ...]:
+        """The sizes timed now: the one measured and, after the first, the fastest so far."""
+        measured = self._candidates[self._index]
+        return (measured,) if self._best is None else (measured, self._candidates[self._best])
 
     def next_size(self) -> int:
         """Rows for the next call (the last call of a batch takes what is left)."""
-        return self.chosen if self.chosen is not None else self._candidates[self._index]
+        if self.chosen is not None:
+            return self.chosen
+        compared = self._compared()
+        return compared[self._turn % len(compared)]
 
     def record(self, rows: int, seconds: float) -> None:
         """Report a call of `rows` rows that took `seconds`; partial calls teach nothing."""
-        if self.chosen is not None or rows != self._candidates[self._index]:
+        if self.chosen is not None or rows != self.next_size():
             return
-        self._calls += 1
-        if self._calls == 1:
+        self._turn += 1
+        if rows not in self._warm:
+            self._warm.add(rows)
             return  # the untimed call: kernels for this shape were built inside it
-        rate = rows / max(seconds, 1e-9)
-        self.rates[rows] = max(rate, self.rates.get(rows, 0.0))
-        self._timed += seconds
-        if self._calls <= MIN_TIMED_CALLS or self._timed < MIN_TIMED_SECONDS:
-            return
+        calls, timed, rate = self._timings.get(rows, (0, 0.0, 0.0))
+        self._timings[rows] = (calls + 1, timed + seconds, max(rate, rows / max(seconds, 1e-9)))
+        if all(self._timings.get(size, (0, 0.0))[0] >= MIN_TIMED_CALLS and self._timings[size][1] >= MIN_TIMED_SECONDS
+               for size in self._compared()):
+            self._decide()
+
+    def _decide(self) -> None:
+        """Both sizes are timed: keep the faster, then measure the next size or settle."""
+        rates = {size: rate for size, (_, _, rate) in self._timings.items()}
+        self.rates.update(rates)
+        measured = self._candidates[self._index]
+        best = rates[self._candidates[self._best]] if self._best is not None else 0.0
+        if rates[measured] > best:
+            self._best = self._index
         following = self._index + self._step
-        if self.rates[rows] < max(self.rates.values()) or not 0 <= following < len(self._candidates):
-            if self._step == 1 and self._start > 0:
-                self._step, following = -1, self._start - 1  # done climbing up: now try smaller
-            else:
-                self._settle("measured")
-                return
-        self._index = following
-        self._calls, self._timed = 0, 0.0
+        if rates[measured] >= CLIMB_TOLERANCE * best and 0 <= following < len(self._candidates):
+            self._index = following
+        elif self._step == 1 and self._start > 0 and self._best == self._start:
+            self._step, self._index = -1, self._start - 1  # no larger size beat the start: try smaller
+        else:
+            self._settle("measured", self._candidates[self._best])
+            return
+        self._timings, self._turn = {}, 0
 
     def out_of_memory(self, rows: int) -> bool:
         """A call of `rows` ran out of device memory: settle below it; False if nothing smaller is left."""
         smaller = [size for size in self._candidates if size < rows]
         if not smaller:
             return False
-        if not any(size < rows for size in self.rates):
-            self.rates[smaller[-1]] = 0.0  # not measured, but the largest size that may fit
+        best = self._candidates[self._best] if self._best is not None else rows
         self.rates = {size: rate for size, rate in self.rates.items() if size < rows}
-        self._settle(f"out of device memory at {rows}")
+        self._settle(f"out of device memory at {rows}", best if best < rows else smaller[-1])
         return True
 
-    def _settle(self, why: str) -> None:
-        self.chosen = max(self.rates, key=self.rates.get)
+    def _settle(self, why: str, size: int) -> None:
+        self.chosen = size
         measured = ", ".join(f"{size}: {rate:,.0f}" for size, rate in sorted(self.rates.items()))
         log.info("%s scores in calls of %d rows (%s; rows/s by call size: %s)",
                  self._label, self.chosen, why, measured)

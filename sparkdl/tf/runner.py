@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import weakref
+from contextlib import nullcontext
 
 import numpy as np
 import tensorflow as tf
 
-from .call_size import CallSizeTuner
+from .call_size import CALL_TIMING, CallSizeTuner
 from .keras_objects import on_device
 from .model_io import LoadedModel
 
@@ -67,15 +68,16 @@ def predict_in_batches(model: LoadedModel, inputs: dict, batch_size, device: str
         while start < rows:
             size = batch_size or tuner.next_size()
             chunk = {name: array[start:start + size] for name, array in inputs.items()}
-            started = tuner.clock() if tuner else 0.0
-            try:
-                parts.append(model(chunk))
-            except tf.errors.ResourceExhaustedError:
-                if tuner is not None and tuner.out_of_memory(size):
-                    continue
-                raise
-            if tuner is not None:
-                tuner.record(min(size, rows - start), tuner.clock() - started)
+            with CALL_TIMING if tuner is not None and tuner.searching else nullcontext():
+                started = tuner.clock() if tuner else 0.0
+                try:
+                    parts.append(model(chunk))
+                except tf.errors.ResourceExhaustedError:
+                    if tuner is not None and tuner.out_of_memory(size):
+                        continue
+                    raise
+                if tuner is not None:
+                    tuner.record(min(size, rows - start), tuner.clock() - started)
             start += size
     if len(parts) == 1:
         return parts[0]

@@ -130,6 +130,22 @@ def test_prefetch_raises_the_readers_error_in_the_consumer():
         list(prefetched(items(), depth=2))
 
 
+def test_prefetch_reads_nothing_while_a_model_call_is_timed():
+    """A worker still measuring its call size holds CALL_TIMING around each timed call; the reader
+    thread waits for it, so the call's CPU seconds do not include a read."""
+    from sparkdl.tf.call_size import CALL_TIMING
+
+    produced, taken = [], []
+    with CALL_TIMING:
+        consumer = threading.Thread(target=lambda: taken.extend(prefetched(iter(range(5)), depth=2)))
+        consumer.start()
+        time.sleep(0.3)
+        assert produced == taken == []
+        produced.append("released")
+    consumer.join(timeout=10)
+    assert taken == list(range(5))
+
+
 def test_batch_jobs_take_the_arrow_engine_only_when_nothing_needs_spark(tmp_path):
     from sparkdl.inference.files import choose_engine
 
