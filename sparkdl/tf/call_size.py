@@ -10,9 +10,9 @@ The measurement is the worker's first real calls, so no rows are scored twice. T
 at 256 rows and compares each next size with the fastest so far, alternating calls between the
 two, so that both see the same load: on these 2-core machines, timings of one size taken a moment
 apart differed by up to 25%, enough to stop a search at 512 rows for a model 1.3x faster at 1024.
-It climbs to larger sizes while each is faster, or at most 15% slower (`CLIMB_TOLERANCE`: a
-plateau may rise again), then, only if no larger size beat 256, from 256 down in the same way
-(throughput against call size rises, peaks and falls). Each size gets one untimed call first
+It climbs to larger sizes while each is faster, then, only if no larger size beat 256, from 256
+down in the same way (throughput against call size rises, peaks and falls). Sizes larger than
+every batch the worker was given are never tried. Each size gets one untimed call first
 (TensorFlow builds its kernels for a new shape); in a comparison, each size then gets at least
 `MIN_TIMED_CALLS` timed calls and `MIN_TIMED_SECONDS`, of which the fastest counts. On a CPU,
 calls are timed in this process's CPU seconds: Spark's JVM and the other tasks' workers share
@@ -33,10 +33,9 @@ from typing import Dict, Optional, Set, Tuple
 log = logging.getLogger(__name__)
 
 CANDIDATES = (32, 64, 128, 256, 512, 1024, 2048, 4096)
-MIN_TIMED_CALLS = 5
+MIN_TIMED_CALLS = 3
 MIN_TIMED_SECONDS = 0.05
 START = 256
-CLIMB_TOLERANCE = 0.85  # a size this close to the best does not end a climb (timings are noisy)
 CALL_TIMING = threading.Lock()  # held by a timed call; readers in this process wait for it (see above)
 
 
@@ -54,6 +53,7 @@ class CallSizeTuner:
         self._turn = 0  # calls recorded in this comparison: they alternate between its sizes
         self._warm: Set[int] = set()  # sizes whose first, untimed call is done
         self._timings: Dict[int, Tuple[int, float, float]] = {}  # size -> (timed calls, seconds, best rows/s)
+        self._largest_batch: Optional[int] = None  # rows of the largest batch offered: no call can be larger
         self.rates: Dict[int, float] = {}  # candidate -> best rows/s of its timed calls, in its last comparison
         self.chosen: Optional[int] = None
 
@@ -66,6 +66,12 @@ class CallSizeTuner:
         """The sizes timed now: the one measured and, after the first, the fastest so far."""
         measured = self._candidates[self._index]
         return (measured,) if self._best is None else (measured, self._candidates[self._best])
+
+    def offer(self, rows: int) -> None:
+        """A batch of `rows` rows is about to be scored: sizes above the largest batch are never tried
+        (their calls could never be full, so never timed; CNN images capped at 32 MB per batch are
+        2,730 rows, below 4,096)."""
+        self._largest_batch = max(self._largest_batch or 0, rows)
 
     def next_size(self) -> int:
         """Rows for the next call (the last call of a batch takes what is left)."""
@@ -94,10 +100,12 @@ class CallSizeTuner:
         self.rates.update(rates)
         measured = self._candidates[self._index]
         best = rates[self._candidates[self._best]] if self._best is not None else 0.0
-        if rates[measured] > best:
+        faster = rates[measured] > best
+        if faster:
             self._best = self._index
         following = self._index + self._step
-        if rates[measured] >= CLIMB_TOLERANCE * best and 0 <= following < len(self._candidates):
+        if faster and 0 <= following < len(self._candidates) and \
+                self._candidates[following] <= (self._largest_batch or self._candidates[following]):
             self._index = following
         elif self._step == 1 and self._start > 0 and self._best == self._start:
             self._step, self._index = -1, self._start - 1  # no larger size beat the start: try smaller

@@ -63,6 +63,8 @@ def predict_in_batches(model: LoadedModel, inputs: dict, batch_size, device: str
         return {spec.name: np.zeros((0,) + tuple(d or 0 for d in spec.inner_shape), spec.numpy_dtype)
                 for spec in model.signature.outputs}
     tuner = None if batch_size else call_size_tuner(model, device)
+    if tuner is not None:
+        tuner.offer(rows)
     parts, start = [], 0
     with on_device(device):
         while start < rows:

@@ -22,25 +22,11 @@ def _run(tuner, rows_per_second, first_call_factor=1.0):
 
 
 def test_climbs_down_from_256_to_the_peak_and_no_further():
-    speeds = {16: 1000, 32: 2300, 64: 2700, 128: 3100, 256: 2600, 512: 2000, 1024: 2100}
+    speeds = {16: 1000, 32: 2300, 64: 2900, 128: 3100, 256: 2600, 512: 2200, 1024: 2100}
     tuner = CallSizeTuner(candidates=tuple(speeds))
     assert _run(tuner, speeds.get) == 128
-    assert sorted(tuner.rates) == [32, 64, 128, 256, 512]  # 64 is within 15% of 128, 32 is not: the end
+    assert sorted(tuner.rates) == [64, 128, 256, 512]  # neither 32 nor 1024 was tried
     assert tuner.rates[128] == pytest.approx(3100)
-
-
-def test_a_size_a_little_slower_does_not_end_the_climb():
-    """One noisy timing (512 read 10% slower than 256) must not stop the search below the peak."""
-    speeds = {128: 200_000, 256: 300_000, 512: 270_000, 1024: 500_000, 2048: 600_000, 4096: 400_000}
-    tuner = CallSizeTuner(candidates=tuple(speeds))
-    assert _run(tuner, speeds.get) == 2048
-    assert sorted(tuner.rates) == [256, 512, 1024, 2048, 4096]
-
-
-def test_climbs_up_while_larger_calls_are_faster():
-    tuner = CallSizeTuner()
-    assert _run(tuner, lambda size: 1000.0 * size) == 4096
-    assert sorted(tuner.rates) == [256, 512, 1024, 2048, 4096]  # 512 beat 256: nothing smaller is tried
 
 
 def test_each_comparison_alternates_calls_with_the_fastest_size_so_far():
@@ -63,6 +49,15 @@ def test_a_machine_slowing_down_during_the_search_does_not_stop_the_climb():
         calls += 1
         tuner.record(size, size / (1000.0 * size) * (1 + 0.3 * calls))  # 30% of the first call slower per call
     assert tuner.chosen == 4096
+
+
+def test_sizes_larger_than_every_batch_are_never_tried():
+    """Calls cannot be larger than a batch (CNN images: 2,730 rows per 32 MB batch); a size no call
+    can fill would never be timed and the search would never end."""
+    tuner = CallSizeTuner()
+    tuner.offer(2730)
+    assert _run(tuner, lambda size: 1000.0 * size) == 2048
+    assert 4096 not in tuner.rates
 
 
 def test_the_first_call_at_each_size_is_not_timed():
@@ -140,3 +135,17 @@ def test_timed_calls_hold_call_timing_until_the_size_is_chosen(mlp, rng):
     predict_in_batches(model, x, None, None)
     assert model.held and not any(model.held)
     assert not CALL_TIMING.locked()
+
+
+def test_a_worker_whose_batches_are_smaller_than_4096_rows_settles(mlp, rng):
+    from sparkdl.model_archive import KERAS
+    from sparkdl.tf.model_io import load_model
+    from sparkdl.tf.runner import call_size_tuner, predict_in_batches
+
+    model = load_model(str(mlp[1]), KERAS)
+    x = {"features": rng.normal(size=(3000, 8)).astype(np.float32)}
+    for _ in range(200):
+        predict_in_batches(model, x, None, None)
+        if not call_size_tuner(model, None).searching:
+            break
+    assert call_size_tuner(model, None).chosen <= 2048
