@@ -17,9 +17,10 @@ from pyspark.ml import Estimator
 from pyspark.ml.util import MLReadable, MLReader, MLWritable, MLWriter
 
 from ..errors import ConfigError
+from ..runtime.models import temporary_dir
 from .estimator_params import DEFAULTS, REQUIRED, RESUME_VALUES, KerasEstimatorParams
 from .params import apply, converted, mapping_json, merged
-from .persistence import ModelCopyReader, ModelCopyWriter, model_path, temporary_dir
+from .persistence import ModelCopyReader, ModelCopyWriter, model_path
 from .transformer import TFTransformer
 
 # TrainConfig names settings as train() does; the messages here name the Spark ML params

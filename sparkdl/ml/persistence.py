@@ -7,28 +7,18 @@ downloaded on the driver when the stage is saved, and the saved stage holds the 
 """
 from __future__ import annotations
 
-import atexit
 import os
-import pathlib
-import shutil
-import tempfile
 
 from pyspark.ml.util import DefaultParamsReader, DefaultParamsWriter, MLReader, MLWriter
 
 from .. import fs
 from ..errors import ConfigError
 from ..runtime import mlflow_models
+from ..runtime.models import keras_object_uri
 
 
 def _model_dir(path: str, model_path: str) -> str:
     return f"{path.rstrip('/')}/model/{os.path.basename(model_path.rstrip('/'))}"
-
-
-def temporary_dir(prefix: str) -> str:
-    """A local temporary directory deleted when this (driver) process exits."""
-    directory = tempfile.mkdtemp(prefix=prefix)
-    atexit.register(shutil.rmtree, directory, True)
-    return directory
 
 
 def model_path(value, owner: str):
@@ -40,10 +30,7 @@ def model_path(value, owner: str):
     if not is_model(value):
         raise ConfigError(f"{owner}: model must be a keras.Model or the path or URI of a model, "
                           f"got {type(value).__name__}")
-    from ..tf.model_io import save_for_shipping
-
-    path = save_for_shipping(value, temporary_dir(f"sparkdl-{owner.lower()}-"))
-    return pathlib.Path(path).as_uri()  # file://: a plain path would mean the cluster's fs.defaultFS (HDFS, say)
+    return keras_object_uri(value, f"sparkdl-{owner.lower()}-")
 
 
 def local_model(uri: str, spark) -> str:

@@ -136,15 +136,25 @@ def _session_key(spark) -> str:
     return spark.session_id if is_connect(spark) else spark.sparkContext.applicationId
 
 
-def _saved_keras_object(model) -> str:
-    """Save an in-memory keras.Model to a temporary `.keras` file (driver); return its file: URI (a
-    plain path would mean the cluster's fs.defaultFS)."""
-    import pathlib
+def temporary_dir(prefix: str) -> str:
+    """A local temporary directory deleted when this (driver) process exits."""
+    import atexit
+    import shutil
     import tempfile
+
+    directory = tempfile.mkdtemp(prefix=prefix)
+    atexit.register(shutil.rmtree, directory, True)
+    return directory
+
+
+def keras_object_uri(model, prefix: str = "sparkdl-model-") -> str:
+    """Save an in-memory keras.Model to a temporary `.keras` file (driver) that lives as long as the
+    driver process; return its file: URI (a plain path would mean the cluster's fs.defaultFS)."""
+    import pathlib
 
     from ..tf.model_io import save_for_shipping
 
-    return pathlib.Path(save_for_shipping(model, tempfile.mkdtemp(prefix="sparkdl-model-"))).as_uri()
+    return pathlib.Path(save_for_shipping(model, temporary_dir(prefix))).as_uri()
 
 
 def resolve_model(spark, uri, options: LoadOptions = DEFAULT) -> ResolvedModel:
@@ -155,7 +165,7 @@ def resolve_model(spark, uri, options: LoadOptions = DEFAULT) -> ResolvedModel:
     """
     options = options or DEFAULT
     if hasattr(uri, "get_config") and hasattr(uri, "save") and hasattr(uri, "inputs"):
-        uri = _saved_keras_object(uri)
+        uri = keras_object_uri(uri)
     if not isinstance(uri, (str, bytes)) and not hasattr(uri, "__fspath__"):
         raise ModelNotFoundError(f"model must be a path or URI string, got {type(uri).__name__}; save a Keras "
                                  f"model with model.save('model.keras') or model.export('dir') first")
