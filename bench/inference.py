@@ -11,7 +11,9 @@
   (c keep) sparkdl.predict(..., keep=["id"]): writes id and prediction
   (f) sparkdl.score_files(..., keep=["id"]): Spark schedules one task per split, each reads its
       Parquet with pyarrow, scores and writes id + prediction with pyarrow (no rows in the JVM);
-      (f no prefetch) the same with prefetch=0 (no reader thread), to measure the read-ahead
+      (f no prefetch) the same with prefetch=0 (no reader thread), to measure the read-ahead;
+      (f fixed) the same with batch_size fixed at the model's fastest call size on one thread here
+      (MLP 4,096, CNN 256): f/f_fixed is what the workers' call-size search costs or gains
   (ray, daft) the peers, without Spark: Ray Data and Daft reading the same Parquet, scoring with the
       same compiled model call as (a) in actors that load the model once, writing id + prediction
       (bench/peers.py; optional: `pip install -e '.[bench]'`, else they are skipped with a message);
@@ -60,6 +62,7 @@ from sparkdl.tensors import column_to_tensor, tensor_to_binary_column  # noqa: E
 
 OUT = Path("bench-output")
 BATCH = 1024
+FIXED_CALL = {"mlp": 4096, "cnn": 256}  # (f fixed): fastest rows per call on one TF thread, measured here
 
 
 def build(kind: str, rows: int, binary: bool = False):
@@ -196,7 +199,8 @@ def scorers(kind: str, rows: int, tuned: bool, only=None) -> dict:
               "c_1024": (data_path, lambda df: sparkdl.predict(df, model_path, batch_size=BATCH)),
               "c_keep": (data_path, lambda df: sparkdl.predict(df, model_path, keep=["id"])),
               "f": (data_path, Files(model_path)),
-              "f_noprefetch": (data_path, Files(model_path, prefetch=0))}
+              "f_noprefetch": (data_path, Files(model_path, prefetch=0)),
+              "f_fixed": (data_path, Files(model_path, batch_size=FIXED_CALL[kind]))}
     if tuned:
         tuned_udf = batch_udf_scorer(model_path, shape, tuned=True)
         chosen["b_tuned"] = (data_path, lambda df: df.withColumn("prediction", tuned_udf("features")))
@@ -259,10 +263,11 @@ def one_round(kind: str, rows: int, chosen: dict, warm_rows: int) -> dict:
 RATIOS = {"c/a": ("c", "a"), "c/b": ("c", "b"), "c_1024/b": ("c_1024", "b"), "c_binary/b": ("c_binary", "b"),
           "c_keep/b_id": ("c_keep", "b_id"), "c_keep/a": ("c_keep", "a"), "f/a": ("f", "a"),
           "f_noprefetch/a": ("f_noprefetch", "a"), "f/f_noprefetch": ("f", "f_noprefetch"),
+          "f/f_fixed": ("f", "f_fixed"),
           **{f"{peer}/a": (peer, "a") for peer in peers.CONFIGS}, "f/ray": ("f", "ray"), "f/daft": ("f", "daft"),
           "f/daft_inproc": ("f", "daft_inproc")}
 PEERS_DEFAULT = ("ray", "daft", "daft_inproc")  # the variants run when named in --only
-SCORERS = {"a", "l0", "b", "b_tuned", "b_id", "c", "c_1024", "c_binary", "c_keep", "f", "f_noprefetch",
+SCORERS = {"a", "l0", "b", "b_tuned", "b_id", "c", "c_1024", "c_binary", "c_keep", "f", "f_noprefetch", "f_fixed",
            *peers.CONFIGS}
 
 
@@ -292,7 +297,8 @@ DATAFRAME_TABLE = [("rows", "rows", 9, ".0f"), ("(a) TF", "a", 8, ".0f"), ("(b) 
                    ("(c bin)", "c_binary", 8, ".0f"), ("c bin/b", "c_binary/b", 8, ".2f")]
 FILES_TABLE = [("(a) TF", "a", 8, ".0f"), ("(f) score_files", "f", 16, ".0f"), ("f/a", "f/a", 6, ".2f"),
                ("(f no prefetch)", "f_noprefetch", 16, ".0f"), ("f_np/a", "f_noprefetch/a", 7, ".2f"),
-               ("f/f_np", "f/f_noprefetch", 7, ".2f"), ("(c keep)", "c_keep", 9, ".0f"),
+               ("f/f_np", "f/f_noprefetch", 7, ".2f"), ("(f fixed)", "f_fixed", 10, ".0f"),
+               ("f/f_fixed", "f/f_fixed", 10, ".2f"), ("(c keep)", "c_keep", 9, ".0f"),
                ("c keep/a", "c_keep/a", 9, ".2f"), ("(b id)", "b_id", 8, ".0f"), ("peak MB a", "a peak MB", 10, ".0f"),
                ("f", "f peak MB", 6, ".0f"), ("c keep", "c_keep peak MB", 7, ".0f")]
 
@@ -320,8 +326,8 @@ def print_tables(results, rounds: int) -> None:
     print_table(results, FILES_TABLE)
     print_table(results, PEERS_TABLE)
     for r in results:
-        per_round = {name: r[name + " per round"] for name in ("c/b", "f/a", "ray/a", "daft/a", "daft_inproc/a")
-                     if name + " per round" in r}
+        shown = ("c/b", "f/a", "f/f_fixed", "ray/a", "daft/a", "daft_inproc/a")
+        per_round = {name: r[name + " per round"] for name in shown if name + " per round" in r}
         print(f"{r['model']}: medians over {rounds} round(s); per round: "
               + "; ".join(f"{name} " + ", ".join(f"{v:.2f}" for v in values) for name, values in per_round.items()))
 

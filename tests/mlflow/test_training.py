@@ -112,8 +112,8 @@ def test_train_jobs_are_described_under_one_group_and_cancel_leaves_a_resumable_
     thread.start()
     while "sparkdl train: epoch 1/1 round 3/40" not in _jobs(sc, "sparkdl-test-cancel") and thread.is_alive():
         time.sleep(0.02)
-    at_cancel = len(_jobs(sc, "sparkdl-test-cancel"))
     sparkdl.cancel_training(spark, "sparkdl-test-cancel")  # stops the running round, or the next one
+    at_cancel = len(_jobs(sc, "sparkdl-test-cancel"))  # after the call: rounds started before it are not late
     thread.join(60)
     assert isinstance(outcome.get("error"), TrainingCancelledError), outcome
     assert "cancelled" in str(outcome["error"]) and str(tmp_path / "ckpt") in str(outcome["error"])
