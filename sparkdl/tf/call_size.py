@@ -90,9 +90,17 @@ class CallSizeTuner:
             return  # the untimed call: kernels for this shape were built inside it
         calls, timed, rate = self._timings.get(rows, (0, 0.0, 0.0))
         self._timings[rows] = (calls + 1, timed + seconds, max(rate, rows / max(seconds, 1e-9)))
-        if all(self._timings.get(size, (0, 0.0))[0] >= MIN_TIMED_CALLS and self._timings[size][1] >= MIN_TIMED_SECONDS
-               for size in self._compared()):
+        if all(self._timed_enough(size) for size in self._compared()):
             self._decide()
+
+    def _timed_enough(self, size: int) -> bool:
+        calls, seconds, _ = self._timings.get(size, (0, 0.0, 0.0))
+        return calls >= MIN_TIMED_CALLS and seconds >= MIN_TIMED_SECONDS
+
+    def _can_try(self, index: int) -> bool:
+        """Whether candidate `index` exists and some batch was large enough for a full call of it."""
+        return 0 <= index < len(self._candidates) and (
+            self._largest_batch is None or self._candidates[index] <= self._largest_batch)
 
     def _decide(self) -> None:
         """Both sizes are timed: keep the faster, then measure the next size or settle."""
@@ -104,8 +112,7 @@ class CallSizeTuner:
         if faster:
             self._best = self._index
         following = self._index + self._step
-        if faster and 0 <= following < len(self._candidates) and \
-                self._candidates[following] <= (self._largest_batch or self._candidates[following]):
+        if faster and self._can_try(following):
             self._index = following
         elif self._step == 1 and self._start > 0 and self._best == self._start:
             self._step, self._index = -1, self._start - 1  # no larger size beat the start: try smaller
